@@ -1,0 +1,24 @@
+"""labkit: deploy, integrate, monitor and maintain a model, for real, in notebooks."""
+
+from importlib.metadata import version as _version
+
+from labkit import data, errors
+from labkit.clock import SimulatedClock
+from labkit.deployment import Deployment, deploy
+from labkit.errors import LabkitError
+from labkit.registry import ModelVersion, Registry
+from labkit.schema import Schema
+
+__version__ = _version("labkit")
+
+__all__ = [
+    "Deployment",
+    "LabkitError",
+    "ModelVersion",
+    "Registry",
+    "Schema",
+    "SimulatedClock",
+    "data",
+    "deploy",
+    "errors",
+]

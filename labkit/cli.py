@@ -1,0 +1,118 @@
+"""The ``labkit`` command: parses arguments and hands them to the API.
+
+``labkit serve`` runs a model service in the foreground, ``labkit lab`` opens JupyterLab
+on the course notebooks, and ``labkit doctor`` checks the installed stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``labkit`` command line; return the exit status.
+
+    Examples
+    --------
+    >>> main(["--help"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    SystemExit: 0
+    """
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    if arguments.command is None:
+        parser.print_help()
+        return 2
+    return arguments.run(arguments)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labkit", description="Deploy, integrate, monitor and maintain models.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve a registered model over HTTP (in the foreground)")
+    serve.add_argument("--registry", required=True, help="the registry folder")
+    serve.add_argument("--model", required=True, help="the registered model's name")
+    which = serve.add_mutually_exclusive_group()
+    which.add_argument("--alias", help="serve the version this alias points at (default: champion)")
+    which.add_argument("--version", type=int, help="serve this version number")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
+    serve.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' (or set LABKIT_TOKEN)")
+    serve.add_argument("--max-rows", type=int, default=10_000, help="largest batch accepted (default: 10000)")
+    serve.add_argument("--trust", action="append", default=[], metavar="TYPE", help="also trust this type in the model file")
+    serve.add_argument("--port-file", help=argparse.SUPPRESS)
+    serve.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+    serve.set_defaults(run=_serve)
+
+    lab = commands.add_parser("lab", help="open JupyterLab on the course notebooks")
+    lab.add_argument("--notebooks", default=None, help="the notebooks folder (default: the kit's notebooks/)")
+    lab.add_argument("--port", type=int, default=8888, help="JupyterLab's port (default: 8888)")
+    lab.set_defaults(run=_lab)
+
+    doctor = commands.add_parser("doctor", help="check the installed versions of labkit's stack")
+    doctor.set_defaults(run=_doctor)
+    return parser
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    from labkit.errors import DeploymentError
+    from labkit.server import run
+    from labkit.service import ServiceSettings
+
+    alias = arguments.alias if arguments.alias is not None or arguments.version is not None else "champion"
+    settings = ServiceSettings(
+        registry=str(Path(arguments.registry).resolve()),
+        name=arguments.model,
+        alias=alias,
+        version=arguments.version,
+        token=arguments.token or os.environ.get("LABKIT_TOKEN") or None,
+        max_rows=arguments.max_rows,
+        trusted=tuple(arguments.trust),
+    )
+    try:
+        return run(
+            settings,
+            host=arguments.host,
+            port=arguments.port,
+            port_file=arguments.port_file,
+            exit_with_parent=arguments.exit_with_parent,
+        )
+    except DeploymentError as error:
+        print(f"labkit serve: {error}", file=sys.stderr)
+        return 1
+
+
+def _lab(arguments: argparse.Namespace) -> int:
+    notebooks = Path(arguments.notebooks) if arguments.notebooks else Path(__file__).resolve().parents[1] / "notebooks"
+    if not notebooks.is_dir():
+        print(
+            f"labkit lab: expected a notebooks folder; got {str(notebooks)!r}, which does not exist; "
+            "fix: pass --notebooks DIR, or install labkit from its source folder with pip install -e .",
+            file=sys.stderr,
+        )
+        return 2
+    command = [
+        sys.executable, "-m", "jupyterlab",
+        f"--notebook-dir={notebooks}", "--ip=127.0.0.1", f"--port={arguments.port}",
+    ]
+    # JupyterLab refuses to run as root unless told to; containers and CI often are root.
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    return subprocess.call(command)
+
+
+def _doctor(arguments: argparse.Namespace) -> int:
+    from labkit.doctor import diagnose
+
+    report = diagnose()
+    print(report)
+    return 0 if report.ok else 1

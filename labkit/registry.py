@@ -1,0 +1,501 @@
+"""The model registry: immutable versions, movable aliases, and an audit log.
+
+On disk, one folder per model name::
+
+    <root>/<name>/versions/<N>/model.skops   the model, saved with skops (never pickle)
+                               meta.json     sha256, schema, metrics, versions, notes
+                               card.md       the model card
+    <root>/<name>/aliases.json               alias -> current version and the ones before
+    <root>/<name>/history.jsonl              one line per event, never rewritten
+
+A version is written into a hidden temporary folder and renamed into place, and the
+alias file is replaced whole, so a crash never leaves half a version or a broken alias.
+A file lock per name lets several processes register and promote at once.
+
+Trust policy for loading: skops refuses any type it does not know is safe. labkit trusts
+every type from scikit-learn, NumPy and SciPy (whose own tree internals skops does not
+trust by default), and anything else only when the caller names it in ``trusted=``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import uuid
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import filelock
+import numpy as np
+import pandas as pd
+import skops.io
+import sklearn
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from labkit._files import append_line, fsync_directory, write_atomic
+from labkit.card import model_card
+from labkit.clock import system_clock
+from labkit.errors import IntegrityError, NotFoundError, RegistryError, UntrustedModelError
+from labkit.schema import Schema
+
+__all__ = ["ModelVersion", "Registry", "TRUSTED_MODULES"]
+
+TRUSTED_MODULES = ("sklearn", "numpy", "scipy")
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_MODEL_FILE = "model.skops"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered, immutable version of a model.
+
+    Parameters
+    ----------
+    name
+        The model's name in the registry.
+    version
+        The version number, counting from 1.
+    directory
+        The folder holding the version's files.
+    meta
+        Everything recorded at registration (see ``meta.json``).
+    """
+
+    name: str
+    version: int
+    directory: Path = field(repr=False)
+    meta: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def schema(self) -> Schema:
+        """The input schema inferred from the training frame."""
+        return Schema.from_dict(self.meta["schema"])
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The metrics given at registration."""
+        return dict(self.meta["metrics"])
+
+    @property
+    def sha256(self) -> str:
+        """The checksum of the model file, checked on every load."""
+        return str(self.meta["sha256"])
+
+    @property
+    def card(self) -> str:
+        """The model card, in Markdown."""
+        return (self.directory / "card.md").read_text(encoding="utf-8")
+
+
+class Registry:
+    """A folder of registered models, their versions, aliases and history.
+
+    Parameters
+    ----------
+    root
+        The registry's folder; created on the first registration.
+    clock
+        Returns the current time; pass a :class:`labkit.clock.SimulatedClock` for
+        reproducible timestamps.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"wind": rng.normal(size=40), "temp": rng.normal(size=40)})
+    >>> y = X["wind"] > 0
+    >>> reg = Registry(tempfile.mkdtemp())
+    >>> v1 = reg.register(LogisticRegression().fit(X, y), name="demo", X=X, y=y)
+    >>> v1
+    ModelVersion(name='demo', version=1)
+    >>> reg.promote("demo", version=1, alias="champion")
+    ModelVersion(name='demo', version=1)
+    >>> reg.load("demo", alias="champion").predict(X.head(3)).tolist()
+    [True, False, True]
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, clock: Callable[[], datetime] = system_clock) -> None:
+        self.root = Path(root)
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.root)!r})"
+
+    def models(self) -> list[str]:
+        """The names of the registered models, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name))
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, oldest first."""
+        return [self._read_version(name, number) for number in self._version_numbers(name)]
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Each alias of ``name`` and the version it points at."""
+        self._require_model(name)
+        return {alias: entry["version"] for alias, entry in self._read_aliases(name).items()}
+
+    def get(self, name: str, *, alias: str | None = None, version: int | None = None) -> ModelVersion:
+        """The metadata of one version, chosen by alias or by number (default: the latest)."""
+        self._require_model(name)
+        if alias is not None and version is not None:
+            raise RegistryError(
+                f"expected alias or version, not both; got alias={alias!r} and version={version!r}; "
+                "fix: pass only one"
+            )
+        if alias is not None:
+            aliases = self._read_aliases(name)
+            if alias not in aliases:
+                known = ", ".join(repr(a) for a in aliases) or "none yet"
+                raise NotFoundError(
+                    f"expected an alias of model {name!r}; got {alias!r} (aliases: {known}); "
+                    f"fix: reg.promote({name!r}, version=N, alias={alias!r}) first"
+                )
+            version = aliases[alias]["version"]
+        if version is None:
+            version = self._version_numbers(name)[-1]
+        return self._read_version(name, version)
+
+    def register(
+        self,
+        model: Any,
+        *,
+        name: str,
+        X: pd.DataFrame,
+        y: Any = None,
+        metrics: Mapping[str, float] | None = None,
+        notes: str = "",
+        trusted: Iterable[str] = (),
+    ) -> ModelVersion:
+        """Store a fitted model as a new, immutable version.
+
+        Parameters
+        ----------
+        model
+            A fitted scikit-learn estimator or pipeline.
+        name
+            The model's name: letters, digits, ``_``, ``.`` and ``-``.
+        X
+            The training frame; its columns become the version's input schema.
+        y
+            The training target, recorded (name, kind, classes) in the card.
+        metrics
+            Evaluation results, such as ``{"accuracy": 0.81}``.
+        notes
+            Free text for the model card: what changed and why.
+        trusted
+            Extra type names (beyond scikit-learn, NumPy, SciPy) the model may contain.
+
+        Returns
+        -------
+        ModelVersion
+            The new version; numbers count up from 1 per name.
+        """
+        _check_name(name, "model name")
+        try:
+            check_is_fitted(model)
+        except NotFittedError:
+            raise RegistryError(
+                f"expected a fitted model; got an unfitted {type(model).__name__}; fix: call model.fit(X, y) first"
+            ) from None
+        except TypeError as error:
+            raise RegistryError(
+                f"expected a scikit-learn estimator; got {type(model).__name__} ({error}); "
+                "fix: register a scikit-learn model or pipeline"
+            ) from None
+        schema = Schema.infer(X)
+        fitted_on = getattr(model, "feature_names_in_", None)
+        if fitted_on is not None and list(fitted_on) != list(schema.names):
+            raise RegistryError(
+                f"expected X to have the columns the model was fitted on, {list(fitted_on)!r}; "
+                f"got {list(schema.names)!r}; fix: pass the same training frame as to fit"
+            )
+        clean_metrics = _check_metrics(metrics or {})
+        model_dir = self.root / name
+        (model_dir / "versions").mkdir(parents=True, exist_ok=True)
+        staging = model_dir / "versions" / f".staging-{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            model_path = staging / _MODEL_FILE
+            skops.io.dump(model, model_path)
+            _check_trust(model_path, trusted, when="registered")
+            meta = {
+                "name": name,
+                "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
+                "sha256": _sha256(model_path),
+                "schema": schema.to_dict(),
+                "target": _describe_target(y, model),
+                "training_rows": int(len(X)),
+                "metrics": clean_metrics,
+                "notes": notes,
+                "trusted": sorted(set(trusted)),
+                "environment": _environment(),
+            }
+            with self._lock(name):
+                number = (self._version_numbers(name) or [0])[-1] + 1
+                meta.update(version=number, created_at=self.clock().isoformat())
+                (staging / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+                (staging / "card.md").write_text(model_card(meta), encoding="utf-8")
+                _fsync_tree(staging)
+                os.replace(staging, model_dir / "versions" / str(number))
+                fsync_directory(model_dir / "versions")
+                self._log(name, event="register", version=number, alias=None, previous=None, reason=notes)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return self._read_version(name, number)
+
+    def promote(self, name: str, *, version: int, alias: str, reason: str = "") -> ModelVersion:
+        """Point ``alias`` at ``version``; the version it held before is kept for rollback.
+
+        Returns
+        -------
+        ModelVersion
+            The version the alias now points at.
+        """
+        _check_name(alias, "alias")
+        if alias.isdigit():
+            raise RegistryError(
+                f"expected an alias name that is not a number; got {alias!r}; "
+                "fix: use a word such as 'champion' (numbers are versions)"
+            )
+        with self._lock(name):
+            target = self._read_version(name, version)
+            aliases = self._read_aliases(name)
+            entry = aliases.get(alias, {"version": None, "previous": []})
+            if entry["version"] == version:
+                return target
+            if entry["version"] is not None:
+                entry["previous"].append(entry["version"])
+            previous, entry["version"] = entry["version"], version
+            aliases[alias] = entry
+            self._write_aliases(name, aliases)
+            self._log(name, event="promote", version=version, alias=alias, previous=previous, reason=reason)
+        return target
+
+    def rollback(self, name: str, *, alias: str, reason: str = "") -> ModelVersion:
+        """Point ``alias`` back at the version it held before its last promotion.
+
+        Returns
+        -------
+        ModelVersion
+            The version the alias now points at.
+        """
+        with self._lock(name):
+            aliases = self._read_aliases(name)
+            entry = aliases.get(alias)
+            if entry is None or not entry["previous"]:
+                held = f"only ever held version {entry['version']}" if entry else "does not exist"
+                raise RegistryError(
+                    f"expected alias {alias!r} of model {name!r} to have an earlier version; it {held}; "
+                    f"fix: promote another version with reg.promote({name!r}, version=N, alias={alias!r})"
+                )
+            current = entry["version"]
+            entry["version"] = entry["previous"].pop()
+            self._write_aliases(name, aliases)
+            self._log(name, event="rollback", version=entry["version"], alias=alias, previous=current, reason=reason)
+        return self._read_version(name, entry["version"])
+
+    def history(self, name: str) -> pd.DataFrame:
+        """The audit log of ``name``: every registration, promotion and rollback, oldest first.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``time``, ``event``, ``version``, ``alias``, ``previous`` and ``reason``.
+        """
+        self._require_model(name)
+        path = self.root / name / "history.jsonl"
+        rows = []
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a crash mid-append is not an event
+        columns = ["time", "event", "version", "alias", "previous", "reason"]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["version"] = frame["version"].astype("Int64")
+        frame["previous"] = frame["previous"].astype("Int64")
+        return frame
+
+    def load(
+        self,
+        name: str,
+        *,
+        alias: str | None = None,
+        version: int | None = None,
+        trusted: Iterable[str] = (),
+    ) -> Any:
+        """Load a version's model after checking its checksum and the types it contains.
+
+        Parameters
+        ----------
+        name
+            The model's name.
+        alias, version
+            Which version: by alias, or by number (default: the latest).
+        trusted
+            Extra type names (beyond scikit-learn, NumPy, SciPy) to allow.
+
+        Raises
+        ------
+        IntegrityError
+            The file changed since registration, or is not a skops file.
+        UntrustedModelError
+            The file holds types outside the trust policy.
+        """
+        entry = self.get(name, alias=alias, version=version)
+        path = entry.directory / _MODEL_FILE
+        if not path.exists():
+            raise IntegrityError(
+                f"expected the model file {path}; got nothing there; "
+                f"fix: restore the file or register the model again"
+            )
+        found = _sha256(path)
+        if found != entry.sha256:
+            raise IntegrityError(
+                f"expected {path} to have sha256 {entry.sha256} as registered; got {found}: the file changed "
+                "after registration and will not be loaded; fix: restore the original file or register the model again"
+            )
+        allowed = _check_trust(path, [*entry.meta.get("trusted", []), *trusted], when="loaded")
+        return skops.io.load(path, trusted=allowed)
+
+    def _version_numbers(self, name: str) -> list[int]:
+        self._require_model(name)
+        folder = self.root / name / "versions"
+        if not folder.is_dir():
+            return []
+        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+
+    def _read_version(self, name: str, version: int) -> ModelVersion:
+        if isinstance(version, bool) or not isinstance(version, (int, np.integer)):
+            raise RegistryError(f"expected a version number; got {version!r}; fix: pass an int such as version=1")
+        directory = self.root / name / "versions" / str(int(version))
+        meta_path = directory / "meta.json"
+        if not meta_path.exists():
+            known = self._version_numbers(name)
+            raise NotFoundError(
+                f"expected a version of model {name!r} ({', '.join(map(str, known)) or 'none yet'}); "
+                f"got {version!r}; fix: pick one of those, or register a new version"
+            )
+        return ModelVersion(name, int(version), directory, json.loads(meta_path.read_text(encoding="utf-8")))
+
+    def _require_model(self, name: str) -> None:
+        _check_name(name, "model name")
+        if not (self.root / name).is_dir():
+            known = ", ".join(repr(m) for m in self.models()) or "none yet"
+            raise NotFoundError(
+                f"expected a registered model name ({known}); got {name!r} in registry {str(self.root)!r}; "
+                "fix: check the spelling, or reg.register(model, name=..., X=...) first"
+            )
+
+    def _read_aliases(self, name: str) -> dict[str, dict[str, Any]]:
+        path = self.root / name / "aliases.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    def _write_aliases(self, name: str, aliases: Mapping[str, Any]) -> None:
+        write_atomic(self.root / name / "aliases.json", json.dumps(aliases, indent=2).encode())
+
+    def _log(self, name: str, **event: Any) -> None:
+        record = {"time": self.clock().isoformat(), **event}
+        append_line(self.root / name / "history.jsonl", json.dumps(record))
+
+    def _lock(self, name: str) -> filelock.BaseFileLock:
+        (self.root / name).mkdir(parents=True, exist_ok=True)
+        return filelock.FileLock(self.root / name / ".lock", timeout=60)
+
+
+def _check_name(value: Any, what: str) -> None:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise RegistryError(
+            f"expected a {what} of letters, digits, '_', '.' or '-' (at most 64, not starting with '.' or '-'); "
+            f"got {value!r}; fix: use a name such as 'weather'"
+        )
+
+
+def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    clean = {}
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
+            raise RegistryError(
+                f"expected each metric to be a finite number; got {key}={value!r}; "
+                "fix: pass numbers, e.g. metrics={'accuracy': 0.81}"
+            )
+        clean[str(key)] = float(value)
+    return clean
+
+
+def _check_trust(path: Path, trusted: Iterable[str], *, when: str) -> list[str]:
+    """Return the untrusted types the policy allows; raise if any are left."""
+    try:
+        found = skops.io.get_untrusted_types(file=path)
+    except (zipfile.BadZipFile, KeyError, ValueError, json.JSONDecodeError) as error:
+        head = path.read_bytes()[:8]
+        hint = " (it looks like a pickle, which labkit never loads)" if head[:1] == b"\x80" else ""
+        raise IntegrityError(
+            f"expected {path} to be a skops file; got a file starting with {head!r}{hint} ({error}); "
+            "fix: register the model with reg.register, which writes skops files"
+        ) from None
+    extra = set(trusted)
+    refused = [t for t in found if t.split(".")[0] not in TRUSTED_MODULES and t not in extra]
+    if refused:
+        raise UntrustedModelError(
+            f"expected only types from {', '.join(TRUSTED_MODULES)} or named in trusted=; the model "
+            f"file {path.name} holds {refused!r}, which would run their code when {when}; "
+            f"fix: if you wrote or trust that code, pass trusted={refused!r}",
+            types=refused,
+        )
+    return found
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        with open(path, "rb") as file:
+            os.fsync(file.fileno())
+    fsync_directory(folder)
+
+
+def _describe_target(y: Any, model: Any) -> dict[str, Any] | None:
+    if y is None:
+        return None
+    series = pd.Series(y)
+    classes = getattr(model, "classes_", None)
+    kind = "boolean" if pd.api.types.is_bool_dtype(series) else ("float" if pd.api.types.is_float_dtype(series) else str(series.dtype))
+    return {
+        "name": str(series.name) if series.name is not None else "target",
+        "kind": kind,
+        "classes": [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else None,
+    }
+
+
+def _environment() -> dict[str, str]:
+    return {
+        "labkit": importlib.metadata.version("labkit"),
+        "scikit-learn": sklearn.__version__,
+        "skops": skops.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "python": platform.python_version(),
+    }

@@ -1,0 +1,418 @@
+"""The input schema of a model: which columns it needs, of which kind, and what values.
+
+A :class:`Schema` is inferred once from the training frame ``X`` when a model is
+registered, stored with the version, and used by the service to check every request
+before the model sees it. Checks run column by column on plain Python lists (one pass
+per column, no per-record objects), which is what keeps a 1000-row request cheap.
+
+Examples
+--------
+>>> import pandas as pd
+>>> X = pd.DataFrame({"wind": [1.5, 2.0], "weather": ["sun", "rain"]})
+>>> schema = Schema.infer(X)
+>>> [(c.name, c.kind, c.categories) for c in schema.columns]
+[('wind', 'float', None), ('weather', 'string', ('rain', 'sun'))]
+>>> frame, ignored = schema.frame_from_records([{"wind": 3, "weather": "sun", "x": 1}])
+>>> frame.to_dict("list"), ignored
+({'wind': [3.0], 'weather': ['sun']}, ['x'])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labkit.errors import SchemaError
+
+__all__ = ["Column", "Problem", "Schema"]
+
+# A string column with at most this many distinct training values is a set of
+# categories, and the service refuses values outside it; above it, it is free text
+# (an identifier, a comment) and any string is accepted.
+MAX_CATEGORIES = 100
+
+# How many problems one error lists: enough to fix a batch, short enough to read.
+MAX_PROBLEMS = 20
+
+_KIND_HINT = {
+    "float": "a JSON number",
+    "integer": "a whole JSON number",
+    "boolean": "true or false",
+    "string": "a JSON string",
+    "datetime": 'an ISO 8601 date string such as "2014-03-01"',
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input column of a model.
+
+    Parameters
+    ----------
+    name
+        The column name, as in the training frame.
+    kind
+        One of ``"float"``, ``"integer"``, ``"boolean"``, ``"string"``, ``"datetime"``.
+    dtype
+        The pandas dtype seen in training, for the record.
+    nullable
+        Whether the training data held missing values in this column.
+    categories
+        The allowed values of a string column, or ``None`` for free text.
+    """
+
+    name: str
+    kind: str
+    dtype: str
+    nullable: bool
+    categories: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one value (or one whole column) of a request.
+
+    Parameters
+    ----------
+    column
+        The column concerned, or ``None`` when the problem is not about a column.
+    row
+        The index of the record concerned, or ``None`` when it concerns every record.
+    message
+        What was expected, what arrived, and how to fix it.
+    """
+
+    column: str | None
+    row: int | None
+    message: str
+
+    def __str__(self) -> str:
+        parts = [f"record {self.row}"] if self.row is not None else []
+        parts += [f"column {self.column!r}"] if self.column is not None else []
+        return f"{', '.join(parts)}: {self.message}" if parts else self.message
+
+
+class Schema:
+    """The columns a model expects, inferred from its training frame.
+
+    Parameters
+    ----------
+    columns
+        The columns, in the order the model was trained on.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> schema = Schema.infer(pd.DataFrame({"n": [1, 2], "ok": [True, False]}))
+    >>> schema.names
+    ('n', 'ok')
+    >>> Schema.from_dict(schema.to_dict()) == schema
+    True
+    """
+
+    def __init__(self, *, columns: Sequence[Column]) -> None:
+        self._columns = tuple(columns)
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The columns, in training order."""
+        return self._columns
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The column names, in training order."""
+        return tuple(column.name for column in self._columns)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schema) and self._columns == other._columns
+
+    def __repr__(self) -> str:
+        return f"Schema(columns={list(self.names)!r})"
+
+    @classmethod
+    def infer(cls, X: pd.DataFrame) -> Schema:
+        """Infer the schema of a training frame.
+
+        Parameters
+        ----------
+        X
+            The frame the model was trained on, with named columns.
+
+        Returns
+        -------
+        Schema
+            One :class:`Column` per column of ``X``.
+
+        Raises
+        ------
+        SchemaError
+            If ``X`` is not a DataFrame, is empty, or has a column of an unsupported kind.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> Schema.infer(pd.DataFrame({"t": [1.0, None]})).columns[0].nullable
+        True
+        """
+        if not isinstance(X, pd.DataFrame):
+            raise SchemaError(
+                f"expected X to be a pandas DataFrame with named columns; got {type(X).__name__}; "
+                "fix: pass the training frame, e.g. pd.DataFrame(X, columns=[...])"
+            )
+        if X.shape[1] == 0 or len(X) == 0:
+            raise SchemaError(
+                f"expected a training frame with rows and columns; got shape {X.shape}; "
+                "fix: pass the frame the model was fitted on"
+            )
+        return cls(columns=[_infer_column(str(name), X[name]) for name in X.columns])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The schema as plain JSON-ready data."""
+        return {"columns": [asdict(column) for column in self._columns]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schema:
+        """Rebuild a schema from :meth:`to_dict` output."""
+        columns = []
+        for item in data["columns"]:
+            categories = item.get("categories")
+            columns.append(Column(**{**item, "categories": tuple(categories) if categories is not None else None}))
+        return cls(columns=columns)
+
+    def json_schema(self) -> dict[str, Any]:
+        """A JSON Schema of one record, for the service's OpenAPI page."""
+        types = {"float": "number", "integer": "integer", "boolean": "boolean", "string": "string", "datetime": "string"}
+        properties: dict[str, Any] = {}
+        for column in self._columns:
+            prop: dict[str, Any] = {"type": [types[column.kind], "null"] if column.nullable else types[column.kind]}
+            if column.categories is not None:
+                prop["enum"] = list(column.categories)
+            if column.kind == "datetime":
+                prop["format"] = "date-time"
+            properties[column.name] = prop
+        return {"type": "object", "properties": properties, "required": list(self.names)}
+
+    def frame_from_records(self, records: Any) -> tuple[pd.DataFrame, list[str]]:
+        """Check a list of JSON records and build the frame the model expects.
+
+        Parameters
+        ----------
+        records
+            A list of mappings from column name to value, as parsed from JSON.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            The schema's columns, in order, with the training dtypes.
+        ignored : list of str
+            Columns present in the records that the model does not use.
+
+        Raises
+        ------
+        SchemaError
+            Listing every problem found (up to 20), each naming the record and column.
+        """
+        if not isinstance(records, list):
+            raise SchemaError(
+                f"expected a JSON array of records; got {_json_type(records)}; "
+                'fix: send {"records": [{"column": value, ...}, ...]}'
+            )
+        for row, record in enumerate(records):
+            if not isinstance(record, dict):
+                raise SchemaError(
+                    f"expected every record to be a JSON object; record {row} is {_json_type(record)}; "
+                    'fix: send each record as {"column": value, ...}',
+                    problems=[Problem(None, row, f"expected a JSON object; got {_json_type(record)}")],
+                )
+        columns: dict[str, list[Any]] = {}
+        problems: list[Problem] = []
+        for name in self.names:
+            try:
+                columns[name] = [record[name] for record in records]
+            except KeyError:
+                row = next(i for i, record in enumerate(records) if name not in record)
+                problems.append(Problem(name, row, f"missing required column {name!r}; fix: add it to every record"))
+        if problems:
+            raise _schema_error(problems)
+        known = set(self.names)
+        ignored = sorted({key for record in records for key in record} - known)
+        return self.frame_from_columns(columns, n_rows=len(records)), ignored
+
+    def frame_from_columns(self, columns: Mapping[str, list[Any]], *, n_rows: int) -> pd.DataFrame:
+        """Check column lists of JSON values and build the frame the model expects.
+
+        Parameters
+        ----------
+        columns
+            Every schema column's values as a list of length ``n_rows``; others are ignored.
+        n_rows
+            The number of rows.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The schema's columns, in order, with the training dtypes.
+
+        Raises
+        ------
+        SchemaError
+            Listing every problem found (up to 20), each naming the record and column.
+        """
+        if n_rows == 0:
+            raise SchemaError(
+                "expected at least one record; got an empty batch; fix: send one or more records",
+                problems=[Problem(None, None, "expected at least one record; got none")],
+            )
+        problems: list[Problem] = []
+        data: dict[str, Any] = {}
+        for column in self._columns:
+            if column.name not in columns:
+                problems.append(Problem(column.name, None, f"missing required column {column.name!r}; fix: add it"))
+                continue
+            values, found = _convert(column, columns[column.name])
+            problems.extend(found)
+            data[column.name] = values
+            if len(problems) >= MAX_PROBLEMS:
+                break
+        if problems:
+            raise _schema_error(problems)
+        return pd.DataFrame(data, copy=False)
+
+
+def _infer_column(name: str, series: pd.Series) -> Column:
+    dtype = series.dtype
+    nullable = bool(series.isna().any())
+    if pd.api.types.is_bool_dtype(dtype):
+        kind = "boolean"
+    elif pd.api.types.is_integer_dtype(dtype):
+        kind = "integer"
+    elif pd.api.types.is_float_dtype(dtype):
+        kind = "float"
+    elif pd.api.types.is_datetime64_any_dtype(dtype):
+        kind = "datetime"
+    elif isinstance(dtype, pd.CategoricalDtype):
+        return Column(name, "string", str(dtype), nullable, tuple(str(c) for c in dtype.categories))
+    elif pd.api.types.is_string_dtype(dtype) or dtype == object:
+        values = series.dropna()
+        odd = values[~values.map(lambda v: isinstance(v, str))]
+        if len(odd):
+            raise SchemaError(
+                f"expected column {name!r} to hold only strings (or only numbers); "
+                f"got {odd.iloc[0]!r} of type {type(odd.iloc[0]).__name__} among strings; "
+                f"fix: convert it with X[{name!r}].astype(str) or to a numeric dtype"
+            )
+        unique = sorted(values.unique().tolist())
+        categories = tuple(unique) if len(unique) <= MAX_CATEGORIES else None
+        return Column(name, "string", str(dtype), nullable, categories)
+    else:
+        raise SchemaError(
+            f"expected column {name!r} to be numeric, boolean, string, categorical or datetime; "
+            f"got dtype {dtype}; fix: convert it to one of those before training"
+        )
+    return Column(name, kind, str(dtype), nullable)
+
+
+def _convert(column: Column, values: list[Any]) -> tuple[Any, list[Problem]]:
+    """Check one column's JSON values and convert them to an array; return problems found."""
+    # One set of types per column tells, in one fast pass, whether the slow per-value
+    # search for the offending record is needed at all.
+    types = set(map(type, values))
+    has_null = type(None) in types
+    problems: list[Problem] = []
+    if has_null and not column.nullable:
+        row = values.index(None)
+        problems.append(
+            Problem(column.name, row, "expected a value; got null, and this column had no missing values in "
+                    "training; fix: fill it in (the model was never shown a missing value here)")
+        )
+    kind = column.kind
+    if kind in ("float", "integer"):
+        allowed = {int, float, type(None)}
+    elif kind == "boolean":
+        allowed = {bool, type(None)}
+    else:
+        allowed = {str, type(None)}
+    if not types <= allowed:
+        row, bad = next((i, v) for i, v in enumerate(values) if type(v) not in allowed)
+        problems.append(_type_problem(column, row, bad))
+    if problems:
+        return None, problems
+    if kind == "float":
+        array = np.array(values, dtype=np.float64)
+        if not np.isfinite(array[~np.isnan(array)] if has_null else array).all():
+            row = next(i for i, v in enumerate(values) if v is not None and not math.isfinite(v))
+            return None, [Problem(column.name, row, f"expected a finite number; got {values[row]!r}; fix: send a finite number")]
+        return array, []
+    if kind == "integer":
+        if float in types:
+            bad = next(((i, v) for i, v in enumerate(values) if type(v) is float and not float(v).is_integer()), None)
+            if bad is not None:
+                return None, [_type_problem(column, *bad)]
+        if has_null:
+            return pd.array(values, dtype="Int64"), []
+        return np.array(values, dtype=np.int64), []
+    if kind == "boolean":
+        return (pd.array(values, dtype="boolean") if has_null else np.array(values, dtype=bool)), []
+    if kind == "datetime":
+        try:
+            return pd.to_datetime(values, format="ISO8601"), []
+        except (ValueError, TypeError):
+            for row, value in enumerate(values):
+                if value is None:
+                    continue
+                try:
+                    pd.to_datetime(value, format="ISO8601")
+                except (ValueError, TypeError):
+                    return None, [_type_problem(column, row, value)]
+            raise
+    if column.categories is not None:
+        unknown = set(values) - set(column.categories) - {None}
+        if unknown:
+            row = next(i for i, v in enumerate(values) if v in unknown)
+            allowed_text = ", ".join(repr(c) for c in column.categories)
+            return None, [
+                Problem(column.name, row, f"expected one of the categories seen in training ({allowed_text}); "
+                        f"got {values[row]!r}; fix: send a known category, or retrain with this one")
+            ]
+    array = np.array(values, dtype=object)
+    if column.dtype.startswith("category"):
+        return pd.Categorical(array, categories=list(column.categories or ())), []
+    return array, []
+
+
+def _type_problem(column: Column, row: int, value: Any) -> Problem:
+    return Problem(
+        column.name,
+        row,
+        f"expected {_KIND_HINT[column.kind]}; got {value!r} ({_json_type(value)}); "
+        f"fix: send {_KIND_HINT[column.kind]}",
+    )
+
+
+def _json_type(value: Any) -> str:
+    """Name a parsed JSON value's type the way the sender wrote it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _schema_error(problems: list[Problem]) -> SchemaError:
+    shown = problems[:MAX_PROBLEMS]
+    lines = "\n".join(f"- {problem}" for problem in shown)
+    count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+    return SchemaError(f"the input does not match the model's schema ({count}):\n{lines}", problems=shown)

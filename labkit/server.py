@@ -1,0 +1,87 @@
+"""Run the service in this process with uvicorn: what ``labkit serve`` and :func:`labkit.deploy` start."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+from labkit._files import write_atomic
+from labkit.errors import DeploymentError
+from labkit.service import ServiceSettings, create_app
+
+__all__ = ["run"]
+
+# How long a server whose parent died may take to finish its requests before it is ended.
+_GRACE_SECONDS = 5.0
+
+
+def run(
+    settings: ServiceSettings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    port_file: str | os.PathLike[str] | None = None,
+    exit_with_parent: bool = False,
+) -> int:
+    """Serve ``settings`` on ``host:port`` until stopped; return the process exit status.
+
+    Parameters
+    ----------
+    settings
+        What to serve.
+    host, port
+        Where to listen; port 0 picks a free port.
+    port_file
+        If given, the port actually bound is written there once listening starts, so a
+        parent that asked for port 0 learns which one it got.
+    exit_with_parent
+        Stop when standard input closes. A parent keeps a pipe to the server's standard
+        input open; when the parent exits or is killed, the system closes the pipe, so
+        the server never outlives the notebook kernel that started it.
+
+    Returns
+    -------
+    int
+        0 after a clean shutdown, 3 if the app failed to start (for example, an unknown model).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if sys.platform != "win32":
+        # On POSIX this only allows reuse after a recent close; on Windows it would let two
+        # servers share a port, so it stays off there.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise DeploymentError(
+            f"expected to listen on {host}:{port}; got {error.strerror or error}; "
+            "fix: choose another port, or stop the program using this one"
+        ) from None
+    config = uvicorn.Config(create_app(settings), log_level="info", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    if exit_with_parent:
+        threading.Thread(target=_exit_when_stdin_closes, args=(server,), daemon=True).start()
+    if port_file is not None:
+        write_atomic(Path(port_file), str(sock.getsockname()[1]).encode())
+    server.run(sockets=[sock])
+    return 0 if server.started else 3
+
+
+def _exit_when_stdin_closes(server: uvicorn.Server) -> None:
+    # os.read, not sys.stdin: a buffered reader blocked in a daemon thread holds a lock
+    # that makes interpreter shutdown abort when the server stops for another reason.
+    try:
+        while os.read(sys.stdin.fileno(), 1024):
+            pass
+    except (OSError, ValueError):
+        pass
+    server.should_exit = True
+    time.sleep(_GRACE_SECONDS)
+    os._exit(0)

@@ -1,0 +1,400 @@
+"""The HTTP service: a FastAPI app that serves one registered model version.
+
+Endpoints:
+
+- ``POST /predict``: ``{"records": [{...}, ...]}`` answers ``{"predictions": [...],
+  "model_version": N, "request_ids": [...]}``, plus ``classes`` and ``probabilities``
+  for classifiers and ``ignored_columns`` when records carried columns the model does
+  not use.
+- ``POST /invocations``: MLflow's scoring protocol (``dataframe_records`` or
+  ``dataframe_split``), answering ``{"predictions": [...]}`` as MLflow does.
+- ``GET /health``, ``GET /model`` (name, version, alias, schema) and ``GET /docs``.
+
+Every request body is checked against the version's schema before the model sees it.
+Bad input gets a 4xx whose JSON names the problem (``error_code``, ``message`` and a
+``detail`` list with the record and column of each problem); no input gets a 5xx.
+Bodies are parsed and checked column by column with orjson and plain lists rather than
+one pydantic object per record: that is where the time of a 1000-row request went.
+
+The model is loaded in the app's ``lifespan``, never at import, and settings reach
+handlers through the ``get_settings`` dependency, which tests may override.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import numpy as np
+import orjson
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from labkit.errors import SchemaError
+from labkit.predictor import Predictor
+from labkit.registry import ModelVersion, Registry
+from labkit.schema import Problem, Schema
+
+__all__ = ["ServiceSettings", "create_app", "get_settings"]
+
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """What one service serves and how.
+
+    Parameters
+    ----------
+    registry
+        The registry's folder.
+    name
+        The registered model to serve.
+    alias, version
+        Which version: by alias (such as ``"champion"``) or by number; the latest if neither.
+    token
+        When set, every request except ``/health`` and the docs must send
+        ``Authorization: Bearer <token>``.
+    max_rows
+        The largest batch accepted; larger ones get 413.
+    max_body_bytes
+        The largest request body accepted; larger ones get 413.
+    trusted
+        Extra type names the model file may contain (see :class:`labkit.Registry`).
+    """
+
+    registry: str
+    name: str
+    alias: str | None = None
+    version: int | None = None
+    token: str | None = field(default=None, repr=False)
+    max_rows: int = 10_000
+    max_body_bytes: int = 16 * 2**20
+    trusted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Served:
+    """The model a running app serves, loaded once in the lifespan."""
+
+    entry: ModelVersion
+    alias: str | None
+    schema: Schema
+    predictor: Predictor
+
+
+class _BadRequest(Exception):
+    """A request the service refuses, with the status and the problems to report."""
+
+    def __init__(self, status: int, code: str, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.problems = problems or []
+
+
+def get_settings(request: Request) -> ServiceSettings:
+    """The settings of the app serving ``request`` (a dependency; tests may override it)."""
+    return request.app.state.settings
+
+
+_bearer = HTTPBearer(auto_error=False, description="Needed when the service was started with a token.")
+
+
+def _require_token(
+    settings: Annotated[ServiceSettings, Depends(get_settings)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    if settings.token is None:
+        return
+    sent = credentials.credentials if credentials is not None else ""
+    # compare_digest takes the same time wherever the strings differ, so the time of a
+    # refusal does not tell an attacker how much of the token was right.
+    if not secrets.compare_digest(sent.encode(), settings.token.encode()):
+        what = "a wrong token" if credentials is not None else "no token"
+        raise _BadRequest(
+            401, "UNAUTHORIZED",
+            f"expected the header 'Authorization: Bearer <token>'; got {what}; "
+            "fix: send the token the service was started with",
+        )
+
+
+def create_app(settings: ServiceSettings) -> FastAPI:
+    """Build the FastAPI app that serves ``settings.name``.
+
+    Parameters
+    ----------
+    settings
+        What to serve; the model itself is loaded when the app starts.
+
+    Returns
+    -------
+    fastapi.FastAPI
+        Run it with uvicorn, or use it in tests with ``fastapi.testclient.TestClient``.
+
+    Examples
+    --------
+    >>> app = create_app(ServiceSettings(registry="workspace/registry", name="weather"))
+    >>> sorted(r.path for r in app.routes if r.path in {"/predict", "/invocations", "/health", "/model"})
+    ['/health', '/invocations', '/model', '/predict']
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = Registry(settings.registry)
+        entry = registry.get(settings.name, alias=settings.alias, version=settings.version)
+        model = registry.load(settings.name, version=entry.version, trusted=settings.trusted)
+        app.state.served = _Served(entry, settings.alias, entry.schema, Predictor(model))
+        yield
+
+    app = FastAPI(
+        title=f"labkit: {settings.name}",
+        description="A registered model served by labkit. Send records to /predict; see /model for the schema.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    secured = [Depends(_require_token)]
+
+    @app.exception_handler(_BadRequest)
+    async def _refuse(request: Request, error: _BadRequest) -> Response:
+        return _error_response(error.status, error.code, error.message, error.problems)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> Response:
+        problems = [Problem(None, None, f"{'.'.join(map(str, e['loc']))}: {e['msg']}") for e in error.errors()]
+        return _error_response(422, "BAD_REQUEST", "the request is not valid", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
+        return _error_response(error.status_code, "BAD_REQUEST", str(error.detail), [], headers=error.headers)
+
+    @app.get("/health", summary="Is the service up and its model loaded?")
+    async def health(request: Request) -> Response:
+        served: _Served = request.app.state.served
+        return _json({"status": "ok", "model": served.entry.name, "model_version": served.entry.version})
+
+    @app.get("/model", dependencies=secured, summary="Which model version is served, and its input schema")
+    async def model_info(request: Request) -> Response:
+        served: _Served = request.app.state.served
+        meta = served.entry.meta
+        return _json({
+            "name": served.entry.name,
+            "version": served.entry.version,
+            "alias": served.alias,
+            "model_class": meta["model_class"],
+            "schema": meta["schema"],
+            "target": meta.get("target"),
+            "metrics": meta.get("metrics", {}),
+        })
+
+    @app.post(
+        "/predict",
+        dependencies=secured,
+        summary="Predict for a batch of records",
+        openapi_extra=_body_doc('{"records": [{"column": value, ...}, ...]}', "records"),
+    )
+    async def predict(request: Request) -> Response:
+        served: _Served = request.app.state.served
+        payload = _parse(await _read_body(request, settings.max_body_bytes))
+        if not isinstance(payload, dict) or "records" not in payload:
+            raise _BadRequest(
+                400, "BAD_REQUEST",
+                f"expected a JSON object with a 'records' array; got {_describe(payload)}; "
+                'fix: send {"records": [{"column": value, ...}, ...]}',
+            )
+        _check_size(payload["records"], settings.max_rows)
+        frame, ignored = _validated(lambda: served.schema.frame_from_records(payload["records"]))
+        out = _run_model(served, frame)
+        prefix = uuid.uuid4().hex[:20]
+        body: dict[str, Any] = {
+            "predictions": out["predictions"],
+            "model_version": served.entry.version,
+            "request_ids": [f"{prefix}-{i}" for i in range(len(frame))],
+        }
+        if "probabilities" in out:
+            body["classes"] = out["classes"]
+            body["probabilities"] = out["probabilities"]
+        if ignored:
+            body["ignored_columns"] = ignored
+        return _json(body)
+
+    @app.post(
+        "/invocations",
+        dependencies=secured,
+        summary="Predict with MLflow's scoring protocol",
+        openapi_extra=_body_doc('{"dataframe_split": {"columns": [...], "data": [[...], ...]}}', "dataframe_records"),
+    )
+    async def invocations(request: Request) -> Response:
+        served: _Served = request.app.state.served
+        payload = _parse(await _read_body(request, settings.max_body_bytes))
+        frame, ignored = _validated(lambda: _mlflow_frame(served.schema, payload, settings.max_rows))
+        out = _run_model(served, frame)
+        headers = {"X-Labkit-Ignored-Columns": ",".join(ignored)} if ignored else None
+        return _json({"predictions": out["predictions"]}, headers=headers)
+
+    def openapi() -> dict[str, Any]:
+        # The record schema is known only once the model is loaded, so the page is built
+        # on first request (after the lifespan) and names the real columns.
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            spec = get_openapi(title=app.title, version="1", description=app.description, routes=app.routes)
+            served: _Served | None = getattr(app.state, "served", None)
+            if served is not None:
+                spec.setdefault("components", {}).setdefault("schemas", {})["Record"] = served.schema.json_schema()
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _body_doc(example: str, key: str) -> dict[str, Any]:
+    record = {"$ref": "#/components/schemas/Record"}
+    schema = {"type": "object", "properties": {key: {"type": "array", "items": record}}, "description": example}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type not in ("application/json", ""):
+        raise _BadRequest(
+            415, "UNSUPPORTED_MEDIA_TYPE",
+            f"expected Content-Type application/json; got {content_type!r}; fix: send JSON with that header",
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks, size = [], 0
+    # Read in chunks and stop at the limit, so an endless body cannot fill the memory.
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> _BadRequest:
+    return _BadRequest(
+        413, "PAYLOAD_TOO_LARGE",
+        f"expected a body of at most {limit} bytes; got {size} or more; fix: split the batch into smaller requests",
+    )
+
+
+def _parse(body: bytes) -> Any:
+    if not body.strip():
+        raise _BadRequest(400, "MALFORMED_REQUEST", 'expected a JSON body; got an empty one; fix: send {"records": [...]}')
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise _BadRequest(
+            400, "MALFORMED_REQUEST",
+            f"expected valid JSON; got a body that does not parse ({error}); fix: check quotes, commas and "
+            "brackets (NaN and Infinity are not JSON: send null for a missing value)",
+        ) from None
+
+
+def _check_size(records: Any, max_rows: int) -> None:
+    if isinstance(records, list) and len(records) > max_rows:
+        raise _BadRequest(
+            413, "PAYLOAD_TOO_LARGE",
+            f"expected at most {max_rows} records per request; got {len(records)}; fix: split the batch",
+        )
+
+
+def _validated(build: Callable[[], tuple[Any, list[str]]]) -> tuple[Any, list[str]]:
+    try:
+        return build()
+    except SchemaError as error:
+        raise _BadRequest(422, "BAD_REQUEST", str(error), error.problems or [Problem(None, None, str(error))]) from None
+
+
+def _mlflow_frame(schema: Schema, payload: Any, max_rows: int) -> tuple[Any, list[str]]:
+    formats = ("dataframe_records", "dataframe_split")
+    if not isinstance(payload, dict) or sum(key in payload for key in formats) != 1:
+        keys = sorted(payload) if isinstance(payload, dict) else _describe(payload)
+        raise _BadRequest(
+            400, "BAD_REQUEST",
+            f"expected a JSON object with exactly one of {formats}; got {keys}; fix: send "
+            '{"dataframe_records": [{...}]} or {"dataframe_split": {"columns": [...], "data": [[...]]}}',
+        )
+    if "dataframe_records" in payload:
+        _check_size(payload["dataframe_records"], max_rows)
+        return schema.frame_from_records(payload["dataframe_records"])
+    split = payload["dataframe_split"]
+    if not isinstance(split, dict) or not isinstance(split.get("columns"), list) or not isinstance(split.get("data"), list):
+        raise _BadRequest(
+            400, "BAD_REQUEST",
+            f"expected dataframe_split to be an object with 'columns' and 'data' arrays; got {_describe(split)}; "
+            'fix: send {"columns": ["a", "b"], "data": [[1, 2], [3, 4]]}',
+        )
+    columns, rows = split["columns"], split["data"]
+    _check_size(rows, max_rows)
+    if len(set(map(str, columns))) != len(columns) or not all(isinstance(c, str) for c in columns):
+        raise _BadRequest(
+            400, "BAD_REQUEST", f"expected distinct column names (strings); got {columns!r}; fix: name each column once"
+        )
+    width = len(columns)
+    for row_number, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != width:
+            raise _BadRequest(
+                400, "BAD_REQUEST",
+                f"expected every row of 'data' to be an array of {width} values (one per column); "
+                f"row {row_number} is {_describe(row)}; fix: give each row one value per column",
+            )
+    position = {name: j for j, name in enumerate(columns)}
+    by_column = {name: [row[position[name]] for row in rows] for name in schema.names if name in position}
+    ignored = sorted(set(columns) - set(schema.names))
+    return schema.frame_from_columns(by_column, n_rows=len(rows)), ignored
+
+
+def _run_model(served: _Served, frame: Any) -> dict[str, Any]:
+    try:
+        return served.predictor.predict(frame)
+    except Exception as error:  # the input passed the schema, so say what the model itself refused
+        raise _BadRequest(
+            422, "MODEL_ERROR",
+            f"expected the model to accept input that matches its schema; it raised {type(error).__name__}: {error}; "
+            "fix: check the values sent, or the model's training",
+        ) from None
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"an object with keys {sorted(value)!r}"
+    if isinstance(value, list):
+        return f"an array of {len(value)} items"
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def _plain(value: Any) -> Any:
+    """Serialise what orjson cannot: arrays of Python objects (string classes) and numpy scalars."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _json(body: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body, default=_plain, option=_JSON_OPTIONS), status_code=status, media_type="application/json", headers=headers)
+
+
+def _error_response(
+    status: int, code: str, message: str, problems: list[Problem], headers: Any = None
+) -> Response:
+    detail = [
+        {"loc": [part for part in ("body", p.row, p.column) if part is not None], "msg": p.message} for p in problems
+    ]
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    return _json({"error_code": code, "message": message, "detail": detail}, status=status, headers=headers)
