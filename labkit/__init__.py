@@ -2,7 +2,7 @@
 
 from importlib.metadata import version as _version
 
-from labkit import data, errors
+from labkit import data, errors, widgets
 from labkit.clock import SimulatedClock
 from labkit.deployment import Deployment, deploy
 from labkit.errors import LabkitError
@@ -21,4 +21,5 @@ __all__ = [
     "data",
     "deploy",
     "errors",
+    "widgets",
 ]

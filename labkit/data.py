@@ -203,7 +203,8 @@ def split_by_time(
     ------
     DataError
         If ``time_column`` is missing, not datetime64 or has missing values, if ``at``
-        is not a date, or if either part would be empty.
+        is not a date or disagrees with the column on a time zone, or if either part
+        would be empty.
 
     Examples
     --------
@@ -226,7 +227,15 @@ def split_by_time(
             "a pandas.Timestamp or a 'YYYY-MM-DD' string"
         )
 
-    before = (times < cut).to_numpy()
+    try:
+        before = (times < cut).to_numpy()
+    except TypeError:
+        # pandas refuses to compare times with a time zone against times without one.
+        raise DataError(
+            f"expected `at` and frame[{time_column!r}] to agree on a time zone; got "
+            f"at={str(cut)!r} and dtype {str(times.dtype)!r}; fix: pass `at` with the "
+            "same time zone, e.g. pd.Timestamp('2013-01-01', tz='UTC')"
+        ) from None
     past = frame[before].reset_index(drop=True)
     future = frame[~before].reset_index(drop=True)
     if past.empty or future.empty:
@@ -251,7 +260,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         got = "an empty file"
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        got = f"a file pandas cannot parse ({error})"
+        got = f"a file pandas cannot parse ({str(error).strip()})"
     raise DataError(
         f"expected a CSV file with a header row at {str(path)!r}; got {got}; fix: "
         "point to the CSV file itself, or restore it from datasets/seattle-weather.csv"
@@ -296,9 +305,9 @@ def _require_columns(frame: pd.DataFrame, columns: list[str], *, name: str) -> N
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise DataError(
-            f"expected {name} to have columns {columns!r}; got {list(frame.columns)!r}, "
-            f"missing {missing!r}; fix: add the missing columns, or start from "
-            "labkit.data.load_weather(), which has them"
+            f"expected {name} to have columns {columns!r}; got "
+            f"{list(frame.columns)!r}, missing {missing!r}; fix: add the missing "
+            "columns, or start from labkit.data.load_weather(), which has them"
         )
 
 
@@ -314,5 +323,6 @@ def _require_times(frame: pd.DataFrame, column: str, *, name: str) -> None:
         raise DataError(
             f"expected a time in every row of {name}[{column!r}]; got "
             f"{int(times.isna().sum())} missing (NaT), the first at index "
-            f"{times.index[times.isna()][0]!r}; fix: drop or fill the rows without a time"
+            f"{times.index[times.isna()][0]!r}; fix: drop or fill the rows without "
+            "a time"
         )

@@ -249,6 +249,8 @@ def deploy(
     [True, False]
     """
     root = Path(registry.root if isinstance(registry, Registry) else registry).resolve()
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise DeploymentError(f"expected a port from 0 to 65535 (0 picks a free one); got {port!r}; fix: pass port=0")
     if alias is None and version is None:
         alias = "champion"
     workdir = Path(tempfile.mkdtemp(prefix="labkit-deploy-"))

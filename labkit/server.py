@@ -68,9 +68,19 @@ def run(
     server = uvicorn.Server(config)
     if exit_with_parent:
         threading.Thread(target=_exit_when_stdin_closes, args=(server,), daemon=True).start()
+    bound = sock.getsockname()[1]
     if port_file is not None:
-        write_atomic(Path(port_file), str(sock.getsockname()[1]).encode())
-    server.run(sockets=[sock])
+        write_atomic(Path(port_file), str(bound).encode())
+    where = f"[{host}]" if ":" in host else host
+    print(f"labkit serve: {settings.name} on http://{where}:{bound} (docs at /docs; Ctrl+C to stop)", flush=True)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn has already shut down gracefully and re-raised Ctrl+C for us
+    except SystemExit as exit:
+        # uvicorn exits with 3 when the app fails to start, e.g. an unknown model; its
+        # log already says why, and the caller decides what the process does next.
+        return int(exit.code or 0)
     return 0 if server.started else 3
 
 
