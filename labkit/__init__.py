@@ -2,12 +2,13 @@
 
 from importlib.metadata import version as _version
 
-from labkit import data, errors, widgets
+from labkit import data, doctor, errors, widgets
 from labkit.clock import SimulatedClock
 from labkit.deployment import Deployment, deploy
 from labkit.errors import LabkitError
 from labkit.registry import ModelVersion, Registry
 from labkit.schema import Schema
+from labkit.workspace import workspace
 
 __version__ = _version("labkit")
 
@@ -20,6 +21,8 @@ __all__ = [
     "SimulatedClock",
     "data",
     "deploy",
+    "doctor",
     "errors",
     "widgets",
+    "workspace",
 ]

@@ -230,18 +230,15 @@ class Schema:
                     problems=[Problem(None, row, f"expected a JSON object; got {_json_type(record)}")],
                 )
         columns: dict[str, list[Any]] = {}
-        problems: list[Problem] = []
+        missing: list[Problem] = []
         for name in self.names:
             try:
                 columns[name] = [record[name] for record in records]
             except KeyError:
                 row = next(i for i, record in enumerate(records) if name not in record)
-                problems.append(Problem(name, row, f"missing required column {name!r}; fix: add it to every record"))
-        if problems:
-            raise _schema_error(problems)
-        known = set(self.names)
-        ignored = sorted({key for record in records for key in record} - known)
-        return self.frame_from_columns(columns, n_rows=len(records)), ignored
+                missing.append(Problem(name, row, f"missing required column {name!r}; fix: add it to every record"))
+        ignored = sorted({key for record in records for key in record} - set(self.names))
+        return self._build(columns, len(records), missing), ignored
 
     def frame_from_columns(self, columns: Mapping[str, list[Any]], *, n_rows: int) -> pd.DataFrame:
         """Check column lists of JSON values and build the frame the model expects.
@@ -263,22 +260,26 @@ class Schema:
         SchemaError
             Listing every problem found (up to 20), each naming the record and column.
         """
+        missing = [
+            Problem(name, None, f"missing required column {name!r}; fix: add it") for name in self.names if name not in columns
+        ]
+        return self._build(columns, n_rows, missing)
+
+    def _build(self, columns: Mapping[str, list[Any]], n_rows: int, problems: list[Problem]) -> pd.DataFrame:
+        """Convert the columns that are present; raise with every problem found, missing columns first."""
         if n_rows == 0:
             raise SchemaError(
                 "expected at least one record; got an empty batch; fix: send one or more records",
                 problems=[Problem(None, None, "expected at least one record; got none")],
             )
-        problems: list[Problem] = []
+        problems = list(problems)
         data: dict[str, Any] = {}
         for column in self._columns:
-            if column.name not in columns:
-                problems.append(Problem(column.name, None, f"missing required column {column.name!r}; fix: add it"))
-                continue
-            values, found = _convert(column, columns[column.name])
-            problems.extend(found)
-            data[column.name] = values
             if len(problems) >= MAX_PROBLEMS:
                 break
+            if column.name in columns:
+                data[column.name], found = _convert(column, columns[column.name])
+                problems.extend(found)
         if problems:
             raise _schema_error(problems)
         return pd.DataFrame(data, copy=False)
