@@ -28,7 +28,7 @@ def write_csv(folder: Path, text: str, name: str = "weather.csv") -> Path:
 
 
 def make_days(dates: list[str], precipitation: list[float]) -> pd.DataFrame:
-    """A small weather frame whose temp_max is 10, 11, 12, ... so each day is traceable."""
+    """A small weather frame; temp_max is 10, 11, 12, ... so each day is traceable."""
     count = len(dates)
     return pd.DataFrame(
         {
@@ -135,7 +135,10 @@ def test_load_weather_reads_a_given_path_sorted_and_keeps_only_known_columns(
 
 
 def test_load_weather_rejects_a_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"expected a CSV file at '.*nowhere\.csv'; got no such file; fix:"):
+    with pytest.raises(
+        DataError,
+        match=r"expected a CSV file at '.*nowhere\.csv'; got no such file; fix:",
+    ):
         load_weather(tmp_path / "nowhere.csv")
 
 
@@ -167,16 +170,23 @@ def test_load_weather_rejects_a_header_without_rows(tmp_path: Path) -> None:
 
 
 def test_load_weather_names_missing_columns(tmp_path: Path) -> None:
-    path = write_csv(tmp_path, "date,precipitation,temp_max,temp_min\n2012/01/01,0,1,2\n")
+    path = write_csv(
+        tmp_path, "date,precipitation,temp_max,temp_min\n2012/01/01,0,1,2\n"
+    )
 
-    with pytest.raises(DataError, match=r"weather\.csv'; got .*, missing \['wind', 'weather'\]; fix:"):
+    with pytest.raises(
+        DataError, match=r"weather\.csv'; got .*, missing \['wind', 'weather'\]; fix:"
+    ):
         load_weather(path)
 
 
 def test_load_weather_shows_a_bad_date_and_its_line(tmp_path: Path) -> None:
     path = write_csv(
         tmp_path,
-        HEADER + "2012/01/01,0,1,0,1,sun\n2012/01/02,0,1,0,1,sun\n2012-13-01,0,1,0,1,sun\n",
+        HEADER
+        + "2012/01/01,0,1,0,1,sun\n"
+        + "2012/01/02,0,1,0,1,sun\n"
+        + "2012-13-01,0,1,0,1,sun\n",
     )
 
     with pytest.raises(
@@ -187,7 +197,9 @@ def test_load_weather_shows_a_bad_date_and_its_line(tmp_path: Path) -> None:
         load_weather(path)
 
 
-def test_load_weather_shows_a_non_numeric_value_its_column_and_line(tmp_path: Path) -> None:
+def test_load_weather_shows_a_non_numeric_value_its_column_and_line(
+    tmp_path: Path,
+) -> None:
     path = write_csv(
         tmp_path,
         HEADER + "2012/01/01,0,1,0,1,sun\n2012/01/02,0,1,0,calm,sun\n",
@@ -254,7 +266,9 @@ def test_running_example_on_the_weather_drops_only_the_last_day() -> None:
 def test_running_example_names_missing_columns() -> None:
     days = make_days(["2020-01-01", "2020-01-02"], [0.0, 1.0]).drop(columns=["wind"])
 
-    with pytest.raises(DataError, match=r"expected weather to have columns .* missing \['wind'\]"):
+    with pytest.raises(
+        DataError, match=r"expected weather to have columns .* missing \['wind'\]"
+    ):
         running_example(days)
 
 
@@ -262,14 +276,19 @@ def test_running_example_rejects_dates_stored_as_text() -> None:
     days = make_days(["2020-01-01", "2020-01-02"], [0.0, 1.0])
     days["date"] = ["2020-01-01", "2020-01-02"]
 
-    with pytest.raises(DataError, match=r"expected weather\['date'\] to hold datetime64 values; got dtype"):
+    with pytest.raises(
+        DataError, match=r"expected weather\['date'\] to hold datetime64 values; got"
+    ):
         running_example(days)
 
 
 def test_running_example_rejects_a_repeated_date() -> None:
     days = make_days(["2020-01-01", "2020-01-02", "2020-01-02"], [0.0, 1.0, 2.0])
 
-    with pytest.raises(DataError, match=r"expected one row per date .*; got '2020-01-02' more than once"):
+    with pytest.raises(
+        DataError,
+        match=r"expected one row per date .*; got '2020-01-02' more than once",
+    ):
         running_example(days)
 
 
@@ -293,13 +312,17 @@ def test_split_by_time_at_2013_gives_2012_for_training() -> None:
 def test_split_by_time_keeps_order_and_resets_the_index() -> None:
     frame = pd.DataFrame(
         {
-            "when": pd.to_datetime(["2020-03-01", "2020-01-01", "2020-02-01", "2020-02-15"]),
+            "when": pd.to_datetime(
+                ["2020-03-01", "2020-01-01", "2020-02-01", "2020-02-15"]
+            ),
             "value": [1, 2, 3, 4],
         },
         index=[10, 20, 30, 40],
     )
 
-    before, after = split_by_time(frame, at=pd.Timestamp("2020-02-01"), time_column="when")
+    before, after = split_by_time(
+        frame, at=pd.Timestamp("2020-02-01"), time_column="when"
+    )
 
     assert before["value"].tolist() == [2]
     assert after["value"].tolist() == [1, 3, 4]
@@ -310,23 +333,44 @@ def test_split_by_time_keeps_order_and_resets_the_index() -> None:
 def test_split_by_time_rejects_a_missing_time_column() -> None:
     frame = make_days(["2020-01-01", "2020-01-02"], [0.0, 1.0])
 
-    with pytest.raises(DataError, match=r"expected frame to have columns \['time'\]; .* missing \['time'\]"):
+    with pytest.raises(
+        DataError,
+        match=r"expected frame to have columns \['time'\]; .* missing \['time'\]",
+    ):
         split_by_time(frame, time_column="time")
 
 
 def test_split_by_time_rejects_an_unparseable_at() -> None:
     frame = make_days(["2020-01-01", "2020-01-02"], [0.0, 1.0])
 
-    with pytest.raises(DataError, match=r"expected `at` to be a date .*; got 'next spring'; fix:"):
+    with pytest.raises(
+        DataError, match=r"expected `at` to be a date .*; got 'next spring'; fix:"
+    ):
         split_by_time(frame, at="next spring")
+
+
+def test_split_by_time_rejects_an_at_without_the_columns_time_zone() -> None:
+    frame = make_days(["2020-01-01", "2020-01-02"], [0.0, 1.0])
+    frame["date"] = frame["date"].dt.tz_localize("UTC")
+
+    with pytest.raises(DataError, match=r"to agree on a time zone; got at='2020-01-02"):
+        split_by_time(frame, at="2020-01-02")
+
+    before, after = split_by_time(frame, at=pd.Timestamp("2020-01-02", tz="UTC"))
+    assert (len(before), len(after)) == (1, 1)
 
 
 @pytest.mark.parametrize(
     ("at", "counts"),
-    [("2019-01-01", "got 0 before and 2 from it"), ("2021-01-01", "got 2 before and 0 from it")],
+    [
+        ("2019-01-01", "got 0 before and 2 from it"),
+        ("2021-01-01", "got 2 before and 0 from it"),
+    ],
 )
 def test_split_by_time_rejects_an_empty_side(at: str, counts: str) -> None:
     frame = make_days(["2020-01-01", "2020-01-02"], [0.0, 1.0])
 
-    with pytest.raises(DataError, match=rf"{counts}, as frame\['date'\] runs from '2020-01-01"):
+    with pytest.raises(
+        DataError, match=rf"{counts}, as frame\['date'\] runs from '2020-01-01"
+    ):
         split_by_time(frame, at=at)
