@@ -25,11 +25,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from labkit.errors import SchemaError
 
-__all__ = ["Column", "Problem", "Schema"]
+__all__ = ["Column", "Problem", "Schema", "json_text", "json_type"]
 
 # A string column with at most this many distinct training values is a set of
 # categories, and the service refuses values outside it; above it, it is free text
@@ -219,15 +220,15 @@ class Schema:
         """
         if not isinstance(records, list):
             raise SchemaError(
-                f"expected a JSON array of records; got {_json_type(records)}; "
+                f"expected a JSON array of records; got {json_type(records)}; "
                 'fix: send {"records": [{"column": value, ...}, ...]}'
             )
         for row, record in enumerate(records):
             if not isinstance(record, dict):
                 raise SchemaError(
-                    f"expected every record to be a JSON object; record {row} is {_json_type(record)}; "
+                    f"expected every record to be a JSON object; record {row} is {json_type(record)}; "
                     'fix: send each record as {"column": value, ...}',
-                    problems=[Problem(None, row, f"expected a JSON object; got {_json_type(record)}")],
+                    problems=[Problem(None, row, f"expected a JSON object; got {json_type(record)}")],
                 )
         columns: dict[str, list[Any]] = {}
         missing: list[Problem] = []
@@ -378,7 +379,7 @@ def _convert(column: Column, values: list[Any]) -> tuple[Any, list[Problem]]:
             allowed_text = ", ".join(repr(c) for c in column.categories)
             return None, [
                 Problem(column.name, row, f"expected one of the categories seen in training ({allowed_text}); "
-                        f"got {values[row]!r}; fix: send a known category, or retrain with this one")
+                        f"got {json_text(values[row])}; fix: send a known category, or retrain with this one")
             ]
     array = np.array(values, dtype=object)
     if column.dtype.startswith("category"):
@@ -390,13 +391,34 @@ def _type_problem(column: Column, row: int, value: Any) -> Problem:
     return Problem(
         column.name,
         row,
-        f"expected {_KIND_HINT[column.kind]}; got {value!r} ({_json_type(value)}); "
+        f"expected {_KIND_HINT[column.kind]}; got {json_text(value)} ({json_type(value)}); "
         f"fix: send {_KIND_HINT[column.kind]}",
     )
 
 
-def _json_type(value: Any) -> str:
-    """Name a parsed JSON value's type the way the sender wrote it."""
+def json_text(value: Any, limit: int = 80) -> str:
+    """Show a parsed JSON value as the sender wrote it (``true``, ``null``, ``{"a": 1}``), shortened.
+
+    Examples
+    --------
+    >>> json_text(True), json_text(None), json_text({"a": [1, 2]})
+    ('true', 'null', '{"a":[1,2]}')
+    """
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def json_type(value: Any) -> str:
+    """Name a parsed JSON value's type the way the sender wrote it.
+
+    Examples
+    --------
+    >>> json_type(None), json_type(True), json_type(1.5), json_type([1])
+    ('null', 'a boolean', 'a number', 'an array')
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):

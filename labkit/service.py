@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from urllib.parse import quote
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -33,18 +34,22 @@ import numpy as np
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from labkit.errors import SchemaError
 from labkit.predictor import Predictor
 from labkit.registry import ModelVersion, Registry
-from labkit.schema import Problem, Schema
+from labkit.schema import Problem, Schema, json_text, json_type
 
 __all__ = ["ServiceSettings", "create_app", "get_settings"]
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+_ENDPOINTS = "POST /predict, POST /invocations, GET /health, GET /model, GET /docs"
 
 
 @dataclass(frozen=True)
@@ -155,11 +160,16 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         app.state.served = _Served(entry, settings.alias, entry.schema, Predictor(model))
         yield
 
+    # FastAPI's own /docs page loads Swagger UI from a CDN; labkit works offline, so the
+    # page is served from the copy that the swagger-ui-bundle package ships.
     app = FastAPI(
         title=f"labkit: {settings.name}",
         description="A registered model served by labkit. Send records to /predict; see /model for the schema.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.state.settings = settings
     secured = [Depends(_require_token)]
 
@@ -174,7 +184,26 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
+        asked = f"{request.method} {request.url.path}"
+        if error.status_code == 404:
+            return _error_response(404, "NOT_FOUND", f"expected one of {_ENDPOINTS}; got {asked}; fix: check the path", [])
+        if error.status_code == 405:
+            allowed = {k.lower(): v for k, v in (error.headers or {}).items()}.get("allow", "")
+            return _error_response(
+                405, "METHOD_NOT_ALLOWED", f"expected {allowed or 'another method'} for {request.url.path}; got {asked}; "
+                f"fix: use {allowed or 'the documented method'} (see /docs)", [], headers=error.headers,
+            )
         return _error_response(error.status_code, "BAD_REQUEST", str(error.detail), [], headers=error.headers)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title}: API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
     @app.get("/health", summary="Is the service up and its model loaded?")
     async def health(request: Request) -> Response:
@@ -237,7 +266,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         payload = _parse(await _read_body(request, settings.max_body_bytes))
         frame, ignored = _validated(lambda: _mlflow_frame(served.schema, payload, settings.max_rows))
         out = _run_model(served, frame)
-        headers = {"X-Labkit-Ignored-Columns": ",".join(ignored)} if ignored else None
+        # Header values must be Latin-1 without newlines, and a comma separates names:
+        # percent-encoding makes any column name safe to report there.
+        headers = {"X-Labkit-Ignored-Columns": ",".join(quote(name, safe="") for name in ignored)} if ignored else None
         return _json({"predictions": out["predictions"]}, headers=headers)
 
     def openapi() -> dict[str, Any]:
@@ -373,7 +404,7 @@ def _describe(value: Any) -> str:
         return f"an object with keys {sorted(value)!r}"
     if isinstance(value, list):
         return f"an array of {len(value)} items"
-    return f"{type(value).__name__} {value!r}"[:200]
+    return f"{json_type(value)} {json_text(value)}"
 
 
 def _plain(value: Any) -> Any:
