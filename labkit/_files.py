@@ -37,9 +37,28 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def append_line(path: Path, line: str) -> None:
-    """Append one line and flush it to disk (for append-only logs)."""
-    with open(path, "a", encoding="utf-8") as file:
-        file.write(line.rstrip("\n") + "\n")
+    """Append one line and flush it to disk (for append-only logs).
+
+    If a crash cut the last line short, the new line starts on a line of its own, so
+    a reader loses only the broken line, never the event written after it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> log = pathlib.Path(tempfile.mkdtemp()) / "history.jsonl"
+    >>> _ = log.write_bytes(b'{"event": "prom')  # a line cut short by a crash
+    >>> append_line(log, '{"event": "rollback"}')
+    >>> log.read_text().splitlines()
+    ['{"event": "prom', '{"event": "rollback"}']
+    """
+    with open(path, "a+b") as file:
+        file.seek(0, os.SEEK_END)
+        prefix = b""
+        if file.tell() > 0:
+            file.seek(-1, os.SEEK_END)
+            if file.read(1) != b"\n":
+                prefix = b"\n"
+        file.write(prefix + line.rstrip("\n").encode("utf-8") + b"\n")
         file.flush()
         os.fsync(file.fileno())
 

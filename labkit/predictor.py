@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.pipeline import Pipeline
 
 __all__ = ["Predictor"]
@@ -22,6 +23,10 @@ class Predictor:
     ----------
     model
         A fitted scikit-learn estimator or pipeline.
+    assume_finite
+        Skip scikit-learn's own scan for NaN and infinity. Only for input already
+        checked to hold finite numbers, as the service's schema check does; it saves
+        about a tenth of the time of a large batch.
 
     Examples
     --------
@@ -37,8 +42,9 @@ class Predictor:
     ([True, False], [False, True])
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, *, assume_finite: bool = False) -> None:
         self.model = model
+        self.assume_finite = assume_finite
 
     def predict(self, frame: pd.DataFrame) -> dict[str, Any]:
         """Predict for every row of ``frame``.
@@ -49,6 +55,10 @@ class Predictor:
             ``predictions`` (an array), and for classifiers with ``predict_proba`` also
             ``classes`` (a list) and ``probabilities`` (an array, one row per record).
         """
+        with sklearn.config_context(assume_finite=self.assume_finite):
+            return self._predict(frame)
+
+    def _predict(self, frame: pd.DataFrame) -> dict[str, Any]:
         model = self.model
         final = model
         features: Any = frame

@@ -138,7 +138,7 @@ class Registry:
         """The names of the registered models, sorted."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name))
+        return sorted(p.name for p in self.root.iterdir() if _NAME.match(p.name) and self._has_versions(p.name))
 
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of ``name``, oldest first."""
@@ -232,7 +232,7 @@ class Registry:
         try:
             model_path = staging / _MODEL_FILE
             skops.io.dump(model, model_path)
-            _check_trust(model_path, trusted, when="registered")
+            _check_trust(model_path, trusted)
             meta = {
                 "name": name,
                 "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
@@ -246,7 +246,7 @@ class Registry:
                 "environment": _environment(),
             }
             with self._lock(name):
-                number = (self._version_numbers(name) or [0])[-1] + 1
+                number = (self._numbers(name) or [0])[-1] + 1
                 meta.update(version=number, created_at=self.clock().isoformat())
                 (staging / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
                 (staging / "card.md").write_text(model_card(meta), encoding="utf-8")
@@ -272,6 +272,7 @@ class Registry:
                 f"expected an alias name that is not a number; got {alias!r}; "
                 "fix: use a word such as 'champion' (numbers are versions)"
             )
+        self._require_model(name)
         with self._lock(name):
             target = self._read_version(name, version)
             aliases = self._read_aliases(name)
@@ -294,11 +295,12 @@ class Registry:
         ModelVersion
             The version the alias now points at.
         """
+        self._require_model(name)
         with self._lock(name):
             aliases = self._read_aliases(name)
             entry = aliases.get(alias)
             if entry is None or not entry["previous"]:
-                held = f"only ever held version {entry['version']}" if entry else "does not exist"
+                held = f"holds version {entry['version']} and has no earlier one left" if entry else "does not exist"
                 raise RegistryError(
                     f"expected alias {alias!r} of model {name!r} to have an earlier version; it {held}; "
                     f"fix: promote another version with reg.promote({name!r}, version=N, alias={alias!r})"
@@ -371,15 +373,22 @@ class Registry:
                 f"expected {path} to have sha256 {entry.sha256} as registered; got {found}: the file changed "
                 "after registration and will not be loaded; fix: restore the original file or register the model again"
             )
-        allowed = _check_trust(path, [*entry.meta.get("trusted", []), *trusted], when="loaded")
+        allowed = _check_trust(path, [*entry.meta.get("trusted", []), *trusted])
         return skops.io.load(path, trusted=allowed)
 
     def _version_numbers(self, name: str) -> list[int]:
         self._require_model(name)
+        return self._numbers(name)
+
+    def _numbers(self, name: str) -> list[int]:
         folder = self.root / name / "versions"
         if not folder.is_dir():
             return []
         return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+
+    def _has_versions(self, name: str) -> bool:
+        # A folder without a numbered version is what a failed first registration leaves.
+        return bool(self._numbers(name))
 
     def _read_version(self, name: str, version: int) -> ModelVersion:
         if isinstance(version, bool) or not isinstance(version, (int, np.integer)):
@@ -396,7 +405,7 @@ class Registry:
 
     def _require_model(self, name: str) -> None:
         _check_name(name, "model name")
-        if not (self.root / name).is_dir():
+        if not self._has_versions(name):
             known = ", ".join(repr(m) for m in self.models()) or "none yet"
             raise NotFoundError(
                 f"expected a registered model name ({known}); got {name!r} in registry {str(self.root)!r}; "
@@ -421,8 +430,9 @@ class Registry:
 
 def _check_name(value: Any, what: str) -> None:
     if not isinstance(value, str) or not _NAME.match(value):
+        article = "an" if what[0] in "aeiou" else "a"
         raise RegistryError(
-            f"expected a {what} of letters, digits, '_', '.' or '-' (at most 64, not starting with '.' or '-'); "
+            f"expected {article} {what} of letters, digits, '_', '.' or '-' (at most 64, not starting with '.' or '-'); "
             f"got {value!r}; fix: use a name such as 'weather'"
         )
 
@@ -439,7 +449,7 @@ def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     return clean
 
 
-def _check_trust(path: Path, trusted: Iterable[str], *, when: str) -> list[str]:
+def _check_trust(path: Path, trusted: Iterable[str]) -> list[str]:
     """Return the untrusted types the policy allows; raise if any are left."""
     try:
         found = skops.io.get_untrusted_types(file=path)
@@ -455,7 +465,7 @@ def _check_trust(path: Path, trusted: Iterable[str], *, when: str) -> list[str]:
     if refused:
         raise UntrustedModelError(
             f"expected only types from {', '.join(TRUSTED_MODULES)} or named in trusted=; the model "
-            f"file {path.name} holds {refused!r}, which would run their code when {when}; "
+            f"file {path.name} holds {refused!r}, whose code would run when it is loaded; "
             f"fix: if you wrote or trust that code, pass trusted={refused!r}",
             types=refused,
         )

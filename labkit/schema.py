@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import math
+from itertools import chain
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -39,6 +40,9 @@ MAX_CATEGORIES = 100
 
 # How many problems one error lists: enough to fix a batch, short enough to read.
 MAX_PROBLEMS = 20
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 _KIND_HINT = {
     "float": "a JSON number",
@@ -192,9 +196,9 @@ class Schema:
         for column in self._columns:
             prop: dict[str, Any] = {"type": [types[column.kind], "null"] if column.nullable else types[column.kind]}
             if column.categories is not None:
-                prop["enum"] = list(column.categories)
+                prop["enum"] = list(column.categories) + ([None] if column.nullable else [])
             if column.kind == "datetime":
-                prop["format"] = "date-time"
+                prop["description"] = "an ISO 8601 date or date-time"
             properties[column.name] = prop
         return {"type": "object", "properties": properties, "required": list(self.names)}
 
@@ -238,7 +242,11 @@ class Schema:
             except KeyError:
                 row = next(i for i, record in enumerate(records) if name not in record)
                 missing.append(Problem(name, row, f"missing required column {name!r}; fix: add it to every record"))
-        ignored = sorted({key for record in records for key in record} - set(self.names))
+        # Records holding exactly the schema's columns (the usual case) need no search
+        # for extras: every key is then one of them.
+        width = len(self.names)
+        extra = any(len(record) != width for record in records)
+        ignored = sorted(set(chain.from_iterable(records)) - set(self.names)) if extra else []
         return self._build(columns, len(records), missing), ignored
 
     def frame_from_columns(self, columns: Mapping[str, list[Any]], *, n_rows: int) -> pd.DataFrame:
@@ -261,10 +269,14 @@ class Schema:
         SchemaError
             Listing every problem found (up to 20), each naming the record and column.
         """
-        missing = [
+        problems = [
             Problem(name, None, f"missing required column {name!r}; fix: add it") for name in self.names if name not in columns
         ]
-        return self._build(columns, n_rows, missing)
+        problems += [
+            Problem(name, None, f"expected {n_rows} values, one per row; got {len(columns[name])}; fix: give every column every row")
+            for name in self.names if name in columns and len(columns[name]) != n_rows
+        ]
+        return self._build(columns, n_rows, problems)
 
     def _build(self, columns: Mapping[str, list[Any]], n_rows: int, problems: list[Problem]) -> pd.DataFrame:
         """Convert the columns that are present; raise with every problem found, missing columns first."""
@@ -274,11 +286,12 @@ class Schema:
                 problems=[Problem(None, None, "expected at least one record; got none")],
             )
         problems = list(problems)
+        unusable = {problem.column for problem in problems}
         data: dict[str, Any] = {}
         for column in self._columns:
             if len(problems) >= MAX_PROBLEMS:
-                break
-            if column.name in columns:
+                raise _schema_error(problems, complete=False)
+            if column.name in columns and column.name not in unusable:
                 data[column.name], found = _convert(column, columns[column.name])
                 problems.extend(found)
         if problems:
@@ -345,33 +358,38 @@ def _convert(column: Column, values: list[Any]) -> tuple[Any, list[Problem]]:
     if problems:
         return None, problems
     if kind == "float":
-        array = np.array(values, dtype=np.float64)
-        if not np.isfinite(array[~np.isnan(array)] if has_null else array).all():
-            row = next(i for i, v in enumerate(values) if v is not None and not math.isfinite(v))
-            return None, [Problem(column.name, row, f"expected a finite number; got {values[row]!r}; fix: send a finite number")]
-        return array, []
+        try:
+            array = np.array(values, dtype=np.float64)
+        except OverflowError:  # an integer beyond any float, such as 10**400
+            bad = next(i for i, v in enumerate(values) if type(v) is int and abs(v) > _FLOAT_MAX)
+        else:
+            # Convert first and search value by value only when something is off: null
+            # becomes NaN legitimately, but a NaN or infinity that was sent never is.
+            if np.isfinite(array).all():
+                return array, []
+            bad = next((i for i, v in enumerate(values) if v is not None and not math.isfinite(v)), None)
+            if bad is None:
+                return array, []
+        return None, [Problem(column.name, bad, f"expected a finite number; got {json_text(values[bad])}; "
+                              "fix: send a finite number (null for a missing value, if allowed)")]
     if kind == "integer":
-        if float in types:
-            bad = next(((i, v) for i, v in enumerate(values) if type(v) is float and not float(v).is_integer()), None)
-            if bad is not None:
-                return None, [_type_problem(column, *bad)]
+        bad = next((i for i, v in enumerate(values) if v is not None and not _is_int64(v)), None)
+        if bad is not None:
+            return None, [_type_problem(column, bad, values[bad])]
         if has_null:
             return pd.array(values, dtype="Int64"), []
         return np.array(values, dtype=np.int64), []
     if kind == "boolean":
         return (pd.array(values, dtype="boolean") if has_null else np.array(values, dtype=bool)), []
     if kind == "datetime":
+        # utc=True accepts a mix of offsets; times without one are taken as UTC.
         try:
-            return pd.to_datetime(values, format="ISO8601"), []
+            parsed = pd.to_datetime(values, format="ISO8601", utc=True)
         except (ValueError, TypeError):
-            for row, value in enumerate(values):
-                if value is None:
-                    continue
-                try:
-                    pd.to_datetime(value, format="ISO8601")
-                except (ValueError, TypeError):
-                    return None, [_type_problem(column, row, value)]
-            raise
+            row = next((i for i, v in enumerate(values) if v is not None and not _is_iso_time(v)), 0)
+            return None, [_type_problem(column, row, values[row])]
+        trained = pd.api.types.pandas_dtype(column.dtype)
+        return parsed.tz_convert(trained.tz if isinstance(trained, pd.DatetimeTZDtype) else None), []
     if column.categories is not None:
         unknown = set(values) - set(column.categories) - {None}
         if unknown:
@@ -385,6 +403,21 @@ def _convert(column: Column, values: list[Any]) -> tuple[Any, list[Problem]]:
     if column.dtype.startswith("category"):
         return pd.Categorical(array, categories=list(column.categories or ())), []
     return array, []
+
+
+def _is_iso_time(value: str) -> bool:
+    try:
+        pd.to_datetime(value, format="ISO8601")
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _is_int64(value: int | float) -> bool:
+    """Whether a JSON number is whole and fits the int64 the model was trained on."""
+    if type(value) is float and not (math.isfinite(value) and value.is_integer()):
+        return False
+    return _INT64_MIN <= value <= _INT64_MAX
 
 
 def _type_problem(column: Column, row: int, value: Any) -> Problem:
@@ -404,6 +437,8 @@ def json_text(value: Any, limit: int = 80) -> str:
     >>> json_text(True), json_text(None), json_text({"a": [1, 2]})
     ('true', 'null', '{"a":[1,2]}')
     """
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # orjson would write null, hiding what was really sent
     try:
         text = orjson.dumps(value).decode()
     except TypeError:
@@ -434,8 +469,12 @@ def json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _schema_error(problems: list[Problem]) -> SchemaError:
+def _schema_error(problems: list[Problem], *, complete: bool = True) -> SchemaError:
     shown = problems[:MAX_PROBLEMS]
     lines = "\n".join(f"- {problem}" for problem in shown)
     count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+    if not complete:
+        count = f"at least {len(problems)} problems; the first {len(shown)} are listed"
+    elif len(problems) > MAX_PROBLEMS:
+        count += f"; the first {len(shown)} are listed"
     return SchemaError(f"the input does not match the model's schema ({count}):\n{lines}", problems=shown)

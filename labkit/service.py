@@ -106,7 +106,10 @@ class _BadRequest(Exception):
         self.problems = problems or []
 
 
-def get_settings(request: Request) -> ServiceSettings:
+# The dependencies are async def on purpose: FastAPI runs a plain def dependency in a
+# worker thread, and two thread hand-offs per request cost single-row predictions a
+# quarter of their throughput (see docs/benchmarks.md).
+async def get_settings(request: Request) -> ServiceSettings:
     """The settings of the app serving ``request`` (a dependency; tests may override it)."""
     return request.app.state.settings
 
@@ -114,7 +117,7 @@ def get_settings(request: Request) -> ServiceSettings:
 _bearer = HTTPBearer(auto_error=False, description="Needed when the service was started with a token.")
 
 
-def _require_token(
+async def _require_token(
     settings: Annotated[ServiceSettings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
@@ -157,7 +160,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         registry = Registry(settings.registry)
         entry = registry.get(settings.name, alias=settings.alias, version=settings.version)
         model = registry.load(settings.name, version=entry.version, trusted=settings.trusted)
-        app.state.served = _Served(entry, settings.alias, entry.schema, Predictor(model))
+        schema = entry.schema
+        # The schema check lets no NaN or infinity through unless a column was nullable
+        # in training, so scikit-learn's second scan for them can then be skipped.
+        finite = not any(column.nullable for column in schema.columns)
+        app.state.served = _Served(entry, settings.alias, schema, Predictor(model, assume_finite=finite))
         yield
 
     # FastAPI's own /docs page loads Swagger UI from a CDN; labkit works offline, so the

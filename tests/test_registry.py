@@ -1,0 +1,727 @@
+"""Tests for labkit.registry: versions, aliases, history, loading under the trust policy."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops
+import skops.io
+import sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+import labkit._files
+from labkit.card import model_card
+from labkit.clock import SimulatedClock
+from labkit.errors import (
+    IntegrityError,
+    NotFoundError,
+    RegistryError,
+    SchemaError,
+    UntrustedModelError,
+)
+from labkit.registry import TRUSTED_MODULES, ModelVersion, Registry
+from labkit.schema import Schema
+
+CUSTOM_MODULE = "labkit_test_custom_shift"
+CUSTOM_TYPE = f"{CUSTOM_MODULE}.Shift"
+
+
+def make_data(n: int = 80, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """Weather-like training data: floats (one missing), an integer and a categorical string."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "wind": rng.normal(3.0, 1.0, size=n),
+            "temp": rng.normal(10.0, 5.0, size=n),
+            "month": rng.integers(1, 13, size=n),
+            "weather": rng.choice(["sun", "rain", "fog"], size=n),
+        }
+    )
+    X.loc[3, "wind"] = np.nan
+    y = pd.Series((X["temp"] + rng.normal(size=n)) < 10.0, name="rain_tomorrow")
+    return X, y
+
+
+def make_model(X: pd.DataFrame, y: pd.Series, C: float = 1.0) -> Pipeline:
+    prepare = ColumnTransformer(
+        [
+            ("numbers", SimpleImputer(), ["wind", "temp", "month"]),
+            ("weather", OneHotEncoder(handle_unknown="ignore"), ["weather"]),
+        ]
+    )
+    return make_pipeline(prepare, LogisticRegression(C=C)).fit(X, y)
+
+
+def numeric(X: pd.DataFrame) -> pd.DataFrame:
+    return X[["temp", "month"]]
+
+
+@pytest.fixture
+def data() -> tuple[pd.DataFrame, pd.Series]:
+    return make_data()
+
+
+@pytest.fixture
+def reg(tmp_path: Path) -> Registry:
+    return Registry(tmp_path / "registry")
+
+
+@pytest.fixture
+def two_versions(reg: Registry, data: tuple[pd.DataFrame, pd.Series]) -> Registry:
+    """A registry holding 'weather' versions 1 and 2, which predict differently."""
+    X, y = data
+    reg.register(make_model(X, y, C=1.0), name="weather", X=X, y=y, notes="first")
+    reg.register(make_model(X, y, C=0.01), name="weather", X=X, y=y, notes="second")
+    return reg
+
+
+@pytest.fixture
+def custom_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A module outside sklearn/numpy/scipy holding a small transformer, importable by name."""
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    (folder / f"{CUSTOM_MODULE}.py").write_text(
+        textwrap.dedent(
+            """
+            from sklearn.base import BaseEstimator, TransformerMixin
+
+
+            class Shift(TransformerMixin, BaseEstimator):
+                def __init__(self, by=1.0):
+                    self.by = by
+
+                def fit(self, X, y=None):
+                    self.n_features_in_ = X.shape[1]
+                    return self
+
+                def transform(self, X):
+                    return X + self.by
+            """
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, CUSTOM_MODULE, raising=False)
+    return importlib.import_module(CUSTOM_MODULE)
+
+
+def custom_pipeline(module, X: pd.DataFrame, y: pd.Series) -> Pipeline:
+    return make_pipeline(module.Shift(by=2.0), LogisticRegression()).fit(numeric(X), y)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def rewrite_meta(version: ModelVersion, **changes) -> None:
+    path = version.directory / "meta.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta.update(changes)
+    path.write_text(json.dumps(meta), encoding="utf-8")
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Hidden files or folders (staging folders, temporary alias files) under ``folder``."""
+    return sorted(p.name for p in folder.rglob(".*") if p.name != ".lock")
+
+
+# register -----------------------------------------------------------------------------
+
+
+def test_register_numbers_versions_from_one(reg, data):
+    X, y = data
+    first = reg.register(make_model(X, y), name="weather", X=X, y=y)
+    second = reg.register(make_model(X, y, C=0.1), name="weather", X=X, y=y)
+    other = reg.register(make_model(X, y), name="other", X=X, y=y)
+
+    assert (first.version, second.version, other.version) == (1, 2, 1)
+    assert [v.version for v in reg.versions("weather")] == [1, 2]
+    assert reg.get("weather").version == 2
+    assert reg.get("weather", version=1).sha256 == first.sha256
+    assert reg.models() == ["other", "weather"]
+    assert sorted(p.name for p in first.directory.iterdir()) == ["card.md", "meta.json", "model.skops"]
+    assert first.directory == reg.root / "weather" / "versions" / "1"
+    assert repr(first) == "ModelVersion(name='weather', version=1)"
+
+
+def test_register_records_meta(reg, data):
+    X, y = data
+    version = reg.register(
+        make_model(X, y), name="weather", X=X, y=y, metrics={"accuracy": 0.8125, "n_folds": 5}, notes="baseline"
+    )
+    meta = version.meta
+
+    assert meta["sha256"] == sha256_of(version.directory / "model.skops") == version.sha256
+    assert meta["name"] == "weather" and meta["version"] == 1
+    assert meta["model_class"] == "sklearn.pipeline.Pipeline"
+    assert meta["training_rows"] == 80
+    assert meta["notes"] == "baseline"
+    assert meta["trusted"] == []
+    assert meta["metrics"] == {"accuracy": 0.8125, "n_folds": 5.0}
+    assert isinstance(version.metrics["n_folds"], float)
+    columns = {c["name"]: c for c in meta["schema"]["columns"]}
+    assert list(columns) == ["wind", "temp", "month", "weather"]
+    assert {name: c["kind"] for name, c in columns.items()} == {
+        "wind": "float",
+        "temp": "float",
+        "month": "integer",
+        "weather": "string",
+    }
+    assert columns["weather"]["categories"] == ["fog", "rain", "sun"]
+    assert columns["wind"]["categories"] is None
+    assert columns["wind"]["nullable"] is True
+    assert columns["temp"]["nullable"] is False
+    assert version.schema == Schema.infer(X)
+    assert meta["target"] == {"name": "rain_tomorrow", "kind": "boolean", "classes": [False, True]}
+    environment = meta["environment"]
+    assert environment["scikit-learn"] == sklearn.__version__
+    assert environment["skops"] == skops.__version__
+    assert environment["numpy"] == np.__version__
+    assert environment["pandas"] == pd.__version__
+    assert set(environment) >= {"labkit", "python"}
+    on_disk = json.loads((version.directory / "meta.json").read_text(encoding="utf-8"))
+    assert on_disk == dict(meta)
+
+
+def test_register_records_string_classes_and_no_target(reg, data):
+    X, y = data
+    labels = pd.Series(np.where(y, "wet", "dry"), name="sky")
+    with_classes = reg.register(make_model(X, labels), name="sky", X=X, y=labels)
+    without = reg.register(make_model(X, y), name="plain", X=X)
+
+    assert with_classes.meta["target"]["classes"] == ["dry", "wet"]
+    assert with_classes.meta["target"]["name"] == "sky"
+    assert without.meta["target"] is None
+    assert "No target was given at registration." in without.card
+
+
+def test_register_writes_model_card(reg, data):
+    X, y = data
+    version = reg.register(make_model(X, y), name="weather", X=X, y=y, metrics={"accuracy": 0.8125}, notes="baseline")
+    card = version.card
+
+    assert card == (version.directory / "card.md").read_text(encoding="utf-8")
+    assert card == model_card(version.meta)
+    assert card.startswith("# weather, version 1\n")
+    for column in ("wind", "temp", "month", "weather"):
+        assert f"| {column} |" in card
+    assert "fog, rain, sun" in card
+    assert "| accuracy | 0.8125 |" in card
+    assert "baseline" in card
+    assert version.sha256 in card
+
+
+# promote, rollback, history -----------------------------------------------------------
+
+
+def test_promote_rollback_and_history(two_versions):
+    reg = two_versions
+    assert reg.promote("weather", version=1, alias="champion", reason="first deploy").version == 1
+    assert reg.promote("weather", version=2, alias="champion", reason="better").version == 2
+    assert reg.aliases("weather") == {"champion": 2}
+    assert reg.get("weather", alias="champion").version == 2
+
+    back = reg.rollback("weather", alias="champion", reason="complaints")
+
+    assert back.version == 1
+    assert reg.aliases("weather") == {"champion": 1}
+    assert reg.get("weather", alias="champion").version == 1
+    history = reg.history("weather")
+    assert list(history.columns) == ["time", "event", "version", "alias", "previous", "reason"]
+    assert history["event"].tolist() == ["register", "register", "promote", "promote", "rollback"]
+    assert history["version"].tolist() == [1, 2, 1, 2, 1]
+    assert history["alias"].tolist()[2:] == ["champion"] * 3
+    assert history["previous"].isna().tolist() == [True, True, True, False, False]
+    assert history["previous"].tolist()[3:] == [1, 2]
+    assert history["reason"].tolist() == ["first", "second", "first deploy", "better", "complaints"]
+    assert history["time"].tolist() == sorted(history["time"])
+
+
+def test_rollback_without_earlier_version_names_the_alias(two_versions):
+    reg = two_versions
+    reg.promote("weather", version=1, alias="champion")
+    reg.promote("weather", version=2, alias="champion")
+    reg.rollback("weather", alias="champion")
+
+    with pytest.raises(RegistryError, match=r"alias 'champion' of model 'weather' to have an earlier version"):
+        reg.rollback("weather", alias="champion")
+    assert reg.aliases("weather") == {"champion": 1}
+
+
+def test_rollback_of_unknown_alias(two_versions):
+    with pytest.raises(RegistryError, match=r"alias 'staging' of model 'weather'.*does not exist"):
+        two_versions.rollback("weather", alias="staging")
+
+
+def test_promote_to_the_current_version_changes_nothing(two_versions):
+    reg = two_versions
+    reg.promote("weather", version=1, alias="champion")
+    reg.promote("weather", version=1, alias="champion")
+
+    assert reg.history("weather")["event"].tolist() == ["register", "register", "promote"]
+    with pytest.raises(RegistryError, match="holds version 1 and has no earlier one left"):
+        reg.rollback("weather", alias="champion")
+
+
+def test_aliases_are_independent(two_versions):
+    reg = two_versions
+    reg.promote("weather", version=1, alias="champion")
+    reg.promote("weather", version=2, alias="challenger")
+
+    assert reg.aliases("weather") == {"champion": 1, "challenger": 2}
+
+
+def test_promote_unknown_version_is_not_found(two_versions):
+    with pytest.raises(NotFoundError, match=r"version of model 'weather' \(1, 2\); got 7"):
+        two_versions.promote("weather", version=7, alias="champion")
+    assert two_versions.aliases("weather") == {}
+
+
+@pytest.mark.parametrize("version", ["1", 1.0, True, None])
+def test_promote_rejects_non_integer_versions(two_versions, version):
+    with pytest.raises(RegistryError, match="expected a version number"):
+        two_versions.promote("weather", version=version, alias="champion")
+
+
+@pytest.mark.parametrize(
+    ("alias", "message"),
+    [
+        ("1", "not a number"),
+        ("42", "not a number"),
+        ("../x", "alias of letters, digits"),
+        ("", "alias of letters, digits"),
+        (".hidden", "alias of letters, digits"),
+        ("a/b", "alias of letters, digits"),
+        ("x" * 65, "alias of letters, digits"),
+        (None, "alias of letters, digits"),
+    ],
+)
+def test_promote_rejects_bad_alias_names(two_versions, alias, message):
+    with pytest.raises(RegistryError, match=message):
+        two_versions.promote("weather", version=1, alias=alias)
+    assert two_versions.aliases("weather") == {}
+
+
+def test_get_by_unknown_alias(two_versions):
+    with pytest.raises(NotFoundError, match=r"got 'champion' \(aliases: none yet\).*reg.promote"):
+        two_versions.get("weather", alias="champion")
+
+
+def test_get_refuses_alias_and_version_together(two_versions):
+    with pytest.raises(RegistryError, match="expected alias or version, not both"):
+        two_versions.get("weather", alias="champion", version=1)
+
+
+@pytest.mark.parametrize("method", ["get", "versions", "aliases", "history", "load"])
+def test_unknown_model_is_not_found(two_versions, method):
+    with pytest.raises(NotFoundError, match=r"registered model name \('weather'\); got 'wether'"):
+        getattr(two_versions, method)("wether")
+
+
+@pytest.mark.parametrize("method", ["promote", "rollback"])
+def test_moving_an_alias_of_an_unknown_model_is_not_found_and_creates_nothing(two_versions, method):
+    reg = two_versions
+    arguments = {"version": 1, "alias": "champion"} if method == "promote" else {"alias": "champion"}
+
+    with pytest.raises(NotFoundError, match=r"registered model name \('weather'\); got 'typo'"):
+        getattr(reg, method)("typo", **arguments)
+
+    assert reg.models() == ["weather"]
+    assert not (reg.root / "typo").exists()
+
+
+def test_empty_registry(tmp_path):
+    reg = Registry(tmp_path / "nowhere")
+
+    assert reg.models() == []
+    assert repr(reg) == f"Registry({str(tmp_path / 'nowhere')!r})"
+    with pytest.raises(NotFoundError, match="none yet"):
+        reg.get("weather")
+
+
+def test_history_skips_a_line_cut_short(two_versions):
+    reg = two_versions
+    with open(reg.root / "weather" / "history.jsonl", "a", encoding="utf-8") as file:
+        file.write('{"time": "2013-01-01T00:00:00+00:00", "ev')
+
+    assert reg.history("weather")["event"].tolist() == ["register", "register"]
+
+
+def test_history_keeps_events_logged_after_a_line_cut_short(two_versions):
+    reg = two_versions
+    with open(reg.root / "weather" / "history.jsonl", "a", encoding="utf-8") as file:
+        file.write('{"time": "2013-01-01T00:00:00+00:00", "ev')
+
+    reg.promote("weather", version=1, alias="champion")
+
+    assert reg.history("weather")["event"].tolist() == ["register", "register", "promote"]
+
+
+# load ---------------------------------------------------------------------------------
+
+
+def test_rollback_restores_bit_identical_predictions(reg, data):
+    X, y = data
+    first = RandomForestClassifier(n_estimators=20, random_state=0).fit(numeric(X), y)
+    second = RandomForestClassifier(n_estimators=20, max_depth=2, random_state=1).fit(numeric(X), y)
+    reg.register(first, name="forest", X=numeric(X), y=y)
+    reg.register(second, name="forest", X=numeric(X), y=y)
+    reg.promote("forest", version=1, alias="champion")
+    reg.promote("forest", version=2, alias="champion")
+    assert not np.array_equal(
+        reg.load("forest", alias="champion").predict_proba(numeric(X)), first.predict_proba(numeric(X))
+    )
+
+    reg.rollback("forest", alias="champion")
+
+    restored = reg.load("forest", alias="champion")
+    assert np.array_equal(restored.predict_proba(numeric(X)), first.predict_proba(numeric(X)))
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [RandomForestClassifier(n_estimators=10, random_state=0), HistGradientBoostingClassifier(max_iter=10)],
+    ids=["random_forest", "hist_gradient_boosting"],
+)
+def test_load_trusts_sklearn_tree_internals(reg, data, estimator):
+    X, y = data
+    model = estimator.fit(numeric(X), y)
+    version = reg.register(model, name="trees", X=numeric(X), y=y)
+    path = version.directory / "model.skops"
+    # skops alone refuses these files: the trust comes from labkit's policy.
+    assert all(t.startswith("sklearn.") for t in skops.io.get_untrusted_types(file=path))
+    with pytest.raises(skops.io.exceptions.UntrustedTypesFoundException):
+        skops.io.load(path)
+
+    loaded = reg.load("trees", version=1)
+
+    assert type(loaded) is type(model)
+    assert np.array_equal(loaded.predict(numeric(X)), model.predict(numeric(X)))
+    assert np.array_equal(loaded.predict_proba(numeric(X)), model.predict_proba(numeric(X)))
+
+
+def test_load_chooses_by_alias_version_or_latest(two_versions, data):
+    reg = two_versions
+    X, _ = data
+    reg.promote("weather", version=1, alias="champion")
+    first, second = (reg.load("weather", version=n).predict_proba(X) for n in (1, 2))
+
+    assert not np.array_equal(first, second)
+    assert np.array_equal(reg.load("weather", alias="champion").predict_proba(X), first)
+    assert np.array_equal(reg.load("weather").predict_proba(X), second)
+
+
+def test_trusted_modules():
+    assert TRUSTED_MODULES == ("sklearn", "numpy", "scipy")
+
+
+# tampering ----------------------------------------------------------------------------
+
+
+def test_load_refuses_a_changed_byte(two_versions):
+    path = two_versions.get("weather", version=1).directory / "model.skops"
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 0x01
+    path.write_bytes(bytes(content))
+
+    with pytest.raises(IntegrityError, match=r"sha256 [0-9a-f]{64} as registered; got [0-9a-f]{64}"):
+        two_versions.load("weather", version=1)
+    assert two_versions.load("weather", version=2) is not None
+
+
+def test_load_refuses_a_missing_file(two_versions):
+    (two_versions.get("weather", version=1).directory / "model.skops").unlink()
+
+    with pytest.raises(IntegrityError, match="expected the model file .*model.skops; got nothing there"):
+        two_versions.load("weather", version=1)
+
+
+class _Payload:
+    """Unpickling this creates ``marker``: what a malicious pickle would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_load_refuses_a_pickle_with_matching_sha256(two_versions, tmp_path):
+    proof = tmp_path / "proof"
+    pickle.loads(pickle.dumps(_Payload(proof))).close()
+    assert proof.exists(), "the payload must be live for this test to mean anything"
+    marker = tmp_path / "marker"
+    version = two_versions.get("weather", version=1)
+    path = version.directory / "model.skops"
+    path.write_bytes(pickle.dumps(_Payload(marker)))
+    rewrite_meta(version, sha256=sha256_of(path))
+
+    expected = r"to be a skops file; got a file starting with b'\\x80.*looks like a pickle"
+    with pytest.raises(IntegrityError, match=expected):
+        two_versions.load("weather", version=1)
+    assert not marker.exists()
+
+
+# trust --------------------------------------------------------------------------------
+
+
+def test_register_refuses_untrusted_custom_types(reg, data, custom_module):
+    X, y = data
+    model = custom_pipeline(custom_module, X, y)
+
+    with pytest.raises(UntrustedModelError, match=rf"holds \['{CUSTOM_TYPE}'\].*trusted=\['{CUSTOM_TYPE}'\]") as caught:
+        reg.register(model, name="shifted", X=numeric(X), y=y)
+
+    assert caught.value.types == [CUSTOM_TYPE]
+    assert list((reg.root / "shifted" / "versions").iterdir()) == []
+
+
+def test_register_and_load_trusted_custom_types(reg, data, custom_module):
+    X, y = data
+    model = custom_pipeline(custom_module, X, y)
+
+    version = reg.register(model, name="shifted", X=numeric(X), y=y, trusted=[CUSTOM_TYPE])
+
+    assert version.meta["trusted"] == [CUSTOM_TYPE]
+    loaded = reg.load("shifted")
+    assert type(loaded[0]).__module__ == CUSTOM_MODULE
+    assert np.array_equal(loaded.predict_proba(numeric(X)), model.predict_proba(numeric(X)))
+    # Trust given at registration is recorded with the version, so a fresh registry
+    # (a service, another notebook) loads it without being told again.
+    fresh = Registry(reg.root).load("shifted", version=1)
+    assert np.array_equal(fresh.predict_proba(numeric(X)), model.predict_proba(numeric(X)))
+
+
+def test_load_applies_the_policy_to_types_not_recorded_as_trusted(reg, data, custom_module):
+    X, y = data
+    model = custom_pipeline(custom_module, X, y)
+    version = reg.register(model, name="shifted", X=numeric(X), y=y, trusted=[CUSTOM_TYPE])
+    rewrite_meta(version, trusted=[])
+
+    expected = rf"holds \['{CUSTOM_TYPE}'\], whose code would run when it is loaded"
+    with pytest.raises(UntrustedModelError, match=expected) as caught:
+        reg.load("shifted")
+    assert caught.value.types == [CUSTOM_TYPE]
+    assert reg.load("shifted", trusted=[CUSTOM_TYPE]) is not None
+
+
+# refusals -----------------------------------------------------------------------------
+
+
+def test_register_refuses_an_unfitted_model(reg, data):
+    X, y = data
+    with pytest.raises(RegistryError, match="expected a fitted model; got an unfitted LogisticRegression"):
+        reg.register(LogisticRegression(), name="weather", X=X, y=y)
+    assert not reg.root.exists()
+
+
+def test_register_refuses_a_non_estimator(reg, data):
+    X, y = data
+    with pytest.raises(RegistryError, match="expected a scikit-learn estimator; got dict"):
+        reg.register({"weights": [1, 2]}, name="weather", X=X, y=y)
+    assert not reg.root.exists()
+
+
+def test_register_refuses_a_non_dataframe(reg, data):
+    X, y = data
+    model = LogisticRegression().fit(numeric(X).to_numpy(), y)
+    with pytest.raises(SchemaError, match="expected X to be a pandas DataFrame with named columns; got ndarray"):
+        reg.register(model, name="weather", X=numeric(X).to_numpy(), y=y)
+    assert not reg.root.exists()
+
+
+@pytest.mark.parametrize("columns", [["month", "temp"], ["temp"], ["temp", "month", "wind"]])
+def test_register_refuses_columns_other_than_fitted(reg, data, columns):
+    X, y = data
+    model = LogisticRegression().fit(numeric(X), y)
+    with pytest.raises(RegistryError, match=r"columns the model was fitted on, \['temp', 'month'\]"):
+        reg.register(model, name="weather", X=X[columns], y=y)
+    assert not reg.root.exists()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -np.inf, "0.9", True, None])
+def test_register_refuses_non_finite_metrics(reg, data, value):
+    X, y = data
+    with pytest.raises(RegistryError, match=r"expected each metric to be a finite number; got accuracy="):
+        reg.register(make_model(X, y), name="weather", X=X, y=y, metrics={"accuracy": value})
+    assert not reg.root.exists()
+
+
+@pytest.mark.parametrize("name", ["", "../x", ".hidden", "-dash", "a b", "a/b", "x" * 65, 7, None])
+def test_register_refuses_invalid_names(reg, data, name):
+    X, y = data
+    with pytest.raises(RegistryError, match="model name of letters, digits"):
+        reg.register(make_model(X, y), name=name, X=X, y=y)
+    assert not reg.root.exists()
+
+
+def test_register_accepts_names_with_dots_dashes_and_underscores(reg, data):
+    X, y = data
+    assert reg.register(make_model(X, y), name="Weather_v2.1-b", X=X, y=y).name == "Weather_v2.1-b"
+    assert reg.models() == ["Weather_v2.1-b"]
+
+
+# atomicity ----------------------------------------------------------------------------
+
+
+def _failing_dump(model, file, *args, **kwargs):
+    Path(file).write_bytes(b"PK\x03\x04 half a file")
+    raise OSError("disk full")
+
+
+def test_failed_registration_leaves_no_version(two_versions, data, monkeypatch):
+    reg = two_versions
+    X, y = data
+    monkeypatch.setattr(skops.io, "dump", _failing_dump)
+
+    with pytest.raises(OSError, match="disk full"):
+        reg.register(make_model(X, y), name="weather", X=X, y=y)
+
+    assert [v.version for v in reg.versions("weather")] == [1, 2]
+    assert leftovers(reg.root) == []
+    assert reg.history("weather")["event"].tolist() == ["register", "register"]
+    monkeypatch.undo()
+    assert reg.register(make_model(X, y), name="weather", X=X, y=y).version == 3
+
+
+def test_failed_first_registration_leaves_no_model(reg, data, monkeypatch):
+    X, y = data
+    monkeypatch.setattr(skops.io, "dump", _failing_dump)
+
+    with pytest.raises(OSError, match="disk full"):
+        reg.register(make_model(X, y), name="weather", X=X, y=y)
+
+    assert leftovers(reg.root) == []
+    with pytest.raises(NotFoundError, match="'weather'"):
+        reg.get("weather")
+    assert reg.models() == []
+
+
+def test_failed_promotion_keeps_the_aliases(two_versions, monkeypatch):
+    reg = two_versions
+    reg.promote("weather", version=1, alias="champion")
+    before = (reg.root / "weather" / "aliases.json").read_bytes()
+    replace = os.replace
+
+    def failing_replace(source, destination, *args, **kwargs):
+        if Path(destination).name == "aliases.json":
+            raise OSError("power cut")
+        return replace(source, destination, *args, **kwargs)
+
+    monkeypatch.setattr(labkit._files.os, "replace", failing_replace)
+
+    with pytest.raises(OSError, match="power cut"):
+        reg.promote("weather", version=2, alias="champion")
+
+    monkeypatch.undo()
+    assert (reg.root / "weather" / "aliases.json").read_bytes() == before
+    assert reg.aliases("weather") == {"champion": 1}
+    assert leftovers(reg.root) == []
+    assert reg.history("weather")["event"].tolist() == ["register", "register", "promote"]
+
+
+# concurrency --------------------------------------------------------------------------
+
+# Each process registers a few times in a row, so the two are sure to overlap.
+ATTEMPTS = 4
+
+_REGISTER_SCRIPT = f"""
+ATTEMPTS = {ATTEMPTS}
+import sys, time
+from pathlib import Path
+import numpy as np, pandas as pd
+from sklearn.linear_model import LogisticRegression
+from labkit import Registry
+
+root, go, ready, seed = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+rng = np.random.default_rng(seed)
+X = pd.DataFrame({{"a": rng.normal(size=50), "b": rng.normal(size=50)}})
+y = X["a"] + rng.normal(size=50) > 0
+model = LogisticRegression().fit(X, y)
+ready.touch()
+deadline = time.monotonic() + 60
+while not go.exists():
+    if time.monotonic() > deadline:
+        sys.exit("never told to go")
+    time.sleep(0.005)
+registry = Registry(root)
+for attempt in range(ATTEMPTS):
+    print(registry.register(model, name="shared", X=X, y=y, notes=f"seed {{seed}}").version, flush=True)
+"""
+
+
+def test_two_processes_register_at_once(tmp_path):
+    script = tmp_path / "register.py"
+    script.write_text(_REGISTER_SCRIPT, encoding="utf-8")
+    root, go = tmp_path / "registry", tmp_path / "go"
+    readies = [tmp_path / f"ready-{seed}" for seed in (1, 2)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(root), str(go), str(ready), str(seed)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed, ready in zip((1, 2), readies)
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(ready.exists() for ready in readies):
+            assert time.monotonic() < deadline, "the registering processes never got ready"
+            assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
+            time.sleep(0.01)
+        go.touch()
+        outputs = [p.communicate(timeout=120) for p in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    everything = list(range(1, 2 * ATTEMPTS + 1))
+    assert sorted(int(line) for out, _ in outputs for line in out.split()) == everything
+    reg = Registry(root)
+    versions = reg.versions("shared")
+    assert [v.version for v in versions] == everything
+    assert sorted(v.meta["notes"] for v in versions) == ["seed 1"] * ATTEMPTS + ["seed 2"] * ATTEMPTS
+    for version in versions:
+        assert sha256_of(version.directory / "model.skops") == version.sha256
+        assert reg.load("shared", version=version.version) is not None
+    history = reg.history("shared")
+    assert history["event"].tolist() == ["register"] * 2 * ATTEMPTS
+    assert history["version"].tolist() == everything
+    assert leftovers(root) == []
+
+
+# clock --------------------------------------------------------------------------------
+
+
+def test_simulated_clock_gives_deterministic_times(tmp_path, data):
+    X, y = data
+    reg = Registry(tmp_path / "registry", clock=SimulatedClock(start="2013-01-01", step=timedelta(hours=1)))
+
+    version = reg.register(make_model(X, y), name="weather", X=X, y=y)
+    reg.promote("weather", version=1, alias="champion")
+
+    assert version.meta["created_at"] == "2013-01-01T00:00:00+00:00"
+    assert "- Registered: 2013-01-01T00:00:00+00:00" in version.card
+    assert reg.history("weather")["time"].tolist() == ["2013-01-01T01:00:00+00:00", "2013-01-01T02:00:00+00:00"]
