@@ -178,7 +178,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     )
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.state.settings = settings
-    secured = [Depends(_require_token)]
+    # Without a token there is nothing to check: no dependency to resolve per request,
+    # and /docs shows no Authorize button that would do nothing.
+    secured = [Depends(_require_token)] if settings.token is not None else []
 
     @app.exception_handler(_BadRequest)
     async def _refuse(request: Request, error: _BadRequest) -> Response:
