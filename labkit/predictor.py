@@ -46,8 +46,15 @@ class Predictor:
         self.model = model
         self.assume_finite = assume_finite
 
-    def predict(self, frame: pd.DataFrame) -> dict[str, Any]:
+    def predict(self, frame: pd.DataFrame, *, probabilities: bool = True) -> dict[str, Any]:
         """Predict for every row of ``frame``.
+
+        Parameters
+        ----------
+        frame
+            The model's input columns.
+        probabilities
+            Also compute class probabilities, where the model has them.
 
         Returns
         -------
@@ -56,9 +63,9 @@ class Predictor:
             ``classes`` (a list) and ``probabilities`` (an array, one row per record).
         """
         with sklearn.config_context(assume_finite=self.assume_finite):
-            return self._predict(frame)
+            return self._predict(frame, probabilities)
 
-    def _predict(self, frame: pd.DataFrame) -> dict[str, Any]:
+    def _predict(self, frame: pd.DataFrame, probabilities: bool) -> dict[str, Any]:
         model = self.model
         final = model
         features: Any = frame
@@ -66,7 +73,7 @@ class Predictor:
             final = model.steps[-1][1]
             features = model[:-1].transform(frame)
         out: dict[str, Any] = {"predictions": final.predict(features)}
-        if hasattr(final, "predict_proba") and hasattr(final, "classes_"):
+        if probabilities and hasattr(final, "predict_proba") and hasattr(final, "classes_"):
             out["probabilities"] = final.predict_proba(features)
             out["classes"] = [c.item() if isinstance(c, np.generic) else c for c in final.classes_]
         return out

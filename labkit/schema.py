@@ -399,10 +399,16 @@ def _convert(column: Column, values: list[Any]) -> tuple[Any, list[Problem]]:
                 Problem(column.name, row, f"expected one of the categories seen in training ({allowed_text}); "
                         f"got {json_text(values[row])}; fix: send a known category, or retrain with this one")
             ]
-    array = np.array(values, dtype=object)
     if column.dtype.startswith("category"):
-        return pd.Categorical(array, categories=list(column.categories or ())), []
-    return array, []
+        return pd.Categorical(values, categories=list(column.categories or ())), []
+    if column.dtype == "object":
+        return np.array(values, dtype=object), []
+    # The training dtype (pandas' "str" or "string"), built directly: cheaper than an
+    # object array that pandas would convert when the frame is made.
+    try:
+        return pd.array(values, dtype=column.dtype), []
+    except (TypeError, ValueError):  # a dtype name this pandas does not know (another version)
+        return np.array(values, dtype=object), []
 
 
 def _is_iso_time(value: str) -> bool:

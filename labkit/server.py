@@ -64,7 +64,11 @@ def run(
             f"expected to listen on {host}:{port}; got {error.strerror or error}; "
             "fix: choose another port, or stop the program using this one"
         ) from None
-    config = uvicorn.Config(create_app(settings), log_level="info", access_log=False, lifespan="on")
+    # No access log (predictions are the record worth keeping) and no proxy-header
+    # rewriting: the service listens directly, not behind a proxy.
+    config = uvicorn.Config(
+        create_app(settings), log_level="info", access_log=False, proxy_headers=False, lifespan="on"
+    )
     server = uvicorn.Server(config)
     if exit_with_parent:
         threading.Thread(target=_exit_when_stdin_closes, args=(server,), daemon=True).start()

@@ -397,9 +397,9 @@ def _mlflow_frame(schema: Schema, payload: Any, max_rows: int) -> tuple[Any, lis
     return schema.frame_from_columns(by_column, n_rows=len(rows)), ignored
 
 
-def _run_model(served: _Served, frame: Any) -> dict[str, Any]:
+def _run_model(served: _Served, frame: Any, *, probabilities: bool = True) -> dict[str, Any]:
     try:
-        return served.predictor.predict(frame)
+        return served.predictor.predict(frame, probabilities=probabilities)
     except Exception as error:  # the input passed the schema, so say what the model itself refused
         raise _BadRequest(
             422, "MODEL_ERROR",

@@ -108,3 +108,21 @@ def test_classifier_without_predict_proba_has_no_probabilities(data):
 
     assert set(out) == {"predictions"}
     assert np.array_equal(out["predictions"], model.predict(numbers))
+
+
+def test_assume_finite_changes_no_answer_and_only_skips_the_nan_scan(data):
+    X, y = data
+    model = classifier_pipeline(X, y)
+    checked = Predictor(model).predict(X)
+    trusting = Predictor(model, assume_finite=True).predict(X)
+    assert np.array_equal(trusting["predictions"], checked["predictions"])
+    assert np.array_equal(trusting["probabilities"], checked["probabilities"])
+    # The default still lets scikit-learn refuse a NaN the caller did not rule out.
+    with pytest.raises(ValueError, match="NaN"):
+        Predictor(model).predict(X.assign(wind=np.nan))
+
+
+def test_probabilities_can_be_left_out(data):
+    X, y = data
+    out = Predictor(classifier_pipeline(X, y)).predict(X, probabilities=False)
+    assert set(out) == {"predictions"}

@@ -885,3 +885,12 @@ def test_the_service_never_answers_5xx(deployment: lk.Deployment, client: httpx.
     assert failures == [], failures[:3]
     assert {200, 400, 422} <= statuses
     assert deployment.running
+
+
+def test_the_docs_offer_authorize_only_when_a_token_is_needed(client: httpx.Client, token_client: httpx.Client):
+    def security(spec_client: httpx.Client) -> object:
+        spec = send(spec_client, "GET", "/openapi.json").json()
+        return spec["paths"]["/predict"]["post"].get("security")
+
+    assert security(client) is None
+    assert security(token_client) == [{"HTTPBearer": []}]
