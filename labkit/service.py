@@ -25,8 +25,8 @@ from __future__ import annotations
 import secrets
 import uuid
 from urllib.parse import quote
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -189,7 +189,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> Response:
         problems = [Problem(None, None, f"{'.'.join(map(str, e['loc']))}: {e['msg']}") for e in error.errors()]
-        return _error_response(422, "BAD_REQUEST", "the request is not valid", problems)
+        found = "; ".join(problem.message for problem in problems)
+        return _error_response(
+            422, "BAD_REQUEST", f"expected a request as described at /docs; got {found}; fix: correct those fields",
+            problems,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
@@ -249,7 +253,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 'fix: send {"records": [{"column": value, ...}, ...]}',
             )
         _check_size(payload["records"], settings.max_rows)
-        frame, ignored = _validated(lambda: served.schema.frame_from_records(payload["records"]))
+        with _schema_refusals():
+            frame, ignored = served.schema.frame_from_records(payload["records"])
         out = _run_model(served, frame)
         prefix = uuid.uuid4().hex[:20]
         body: dict[str, Any] = {
@@ -273,7 +278,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def invocations(request: Request) -> Response:
         served: _Served = request.app.state.served
         payload = _parse(await _read_body(request, settings.max_body_bytes))
-        frame, ignored = _validated(lambda: _mlflow_frame(served.schema, payload, settings.max_rows))
+        with _schema_refusals():
+            frame, ignored = _mlflow_frame(served.schema, payload, settings.max_rows)
         out = _run_model(served, frame)
         # Header values must be Latin-1 without newlines, and a comma separates names:
         # percent-encoding makes any column name safe to report there.
@@ -351,9 +357,11 @@ def _check_size(records: Any, max_rows: int) -> None:
         )
 
 
-def _validated(build: Callable[[], tuple[Any, list[str]]]) -> tuple[Any, list[str]]:
+@contextmanager
+def _schema_refusals() -> Iterator[None]:
+    """Turn a schema error into a 422 that lists each problem with its record and column."""
     try:
-        return build()
+        yield
     except SchemaError as error:
         raise _BadRequest(422, "BAD_REQUEST", str(error), error.problems or [Problem(None, None, str(error))]) from None
 
