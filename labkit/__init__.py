@@ -2,7 +2,7 @@
 
 from importlib.metadata import version as _version
 
-from labkit import data, doctor, errors, widgets
+from labkit import data, doctor, errors, trust, widgets
 from labkit.clock import SimulatedClock
 from labkit.deployment import Deployment, deploy
 from labkit.errors import LabkitError
@@ -23,6 +23,7 @@ __all__ = [
     "deploy",
     "doctor",
     "errors",
+    "trust",
     "widgets",
     "workspace",
 ]

@@ -41,6 +41,11 @@ def model_card(meta: Mapping[str, Any]) -> str:
         f"- Registered: {meta['created_at']}",
         f"- Trained on: {meta['training_rows']} rows",
         f"- File checksum (sha256): `{meta['sha256']}`",
+    ]
+    if meta.get("trusted"):
+        # The card is for people: the registry never reads this back to decide what to trust.
+        lines.append(f"- Loading needs: `trusted={meta['trusted']!r}` (code outside labkit's trust list)")
+    lines += [
         "",
         "## Notes",
         "",

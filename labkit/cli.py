@@ -48,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
     serve.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' (or set LABKIT_TOKEN)")
     serve.add_argument("--max-rows", type=int, default=10_000, help="largest batch accepted (default: 10000)")
-    serve.add_argument("--trust", action="append", default=[], metavar="TYPE", help="also trust this type in the model file")
+    serve.add_argument(
+        "--trust", action="append", default=[], metavar="TYPE",
+        help="also trust this exact type name in the model file (repeat for several)",
+    )
     serve.add_argument("--port-file", help=argparse.SUPPRESS)
     serve.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
@@ -64,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(arguments: argparse.Namespace) -> int:
-    from labkit.errors import DeploymentError
+    from labkit.errors import DeploymentError, RegistryError
+    from labkit.registry import Registry
     from labkit.server import run
     from labkit.service import ServiceSettings
 
@@ -78,6 +82,14 @@ def _serve(arguments: argparse.Namespace) -> int:
         max_rows=arguments.max_rows,
         trusted=tuple(arguments.trust),
     )
+    try:
+        # Refuse an unknown model, a changed file or an untrusted type before binding the port.
+        Registry(settings.registry).verify(
+            settings.name, alias=settings.alias, version=settings.version, trusted=settings.trusted
+        )
+    except RegistryError as error:
+        print(f"labkit serve: {error}", file=sys.stderr)
+        return 1
     try:
         return run(
             settings,

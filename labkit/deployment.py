@@ -218,7 +218,8 @@ def deploy(
     max_rows
         The largest batch the service accepts.
     trusted
-        Extra type names the model file may contain.
+        Exact type names to allow beyond the trust list (see :mod:`labkit.trust`): the
+        names the version was registered with, if it needed any.
     timeout
         Seconds to wait for the service to answer before giving up.
 
@@ -229,9 +230,12 @@ def deploy(
 
     Raises
     ------
+    NotFoundError, IntegrityError, UntrustedModelError
+        The model cannot be served (unknown name, a changed file, a type outside the trust
+        list): checked here, before any server starts.
     DeploymentError
-        The server did not start (unknown model, port taken, ...); the message ends
-        with the server's own log.
+        The server did not start (port taken, ...); the message ends with the server's
+        own log.
 
     Examples
     --------
@@ -253,6 +257,8 @@ def deploy(
         raise DeploymentError(f"expected a port from 0 to 65535 (0 picks a free one); got {port!r}; fix: pass port=0")
     if alias is None and version is None:
         alias = "champion"
+    # Check the model here, where the caller sees the error, before starting a server for it.
+    Registry(root).verify(name, alias=alias, version=version, trusted=trusted)
     workdir = Path(tempfile.mkdtemp(prefix="labkit-deploy-"))
     command = [
         sys.executable, "-m", "labkit", "serve",

@@ -12,9 +12,23 @@ A version is written into a hidden temporary folder and renamed into place, and 
 alias file is replaced whole, so a crash never leaves half a version or a broken alias.
 A file lock per name lets several processes register and promote at once.
 
-Trust policy for loading: skops refuses any type it does not know is safe. labkit trusts
-every type from scikit-learn, NumPy and SciPy (whose own tree internals skops does not
-trust by default), and anything else only when the caller names it in ``trusted=``.
+Loading is safe by default, within limits worth knowing:
+
+- **The trust list.** A skops file names the types (and functions) to rebuild it from,
+  and loading imports and calls them, so the file's author chooses what runs unless the
+  loader refuses names it was not told are safe. Every load, and every registration,
+  checks the file against an exact list of names (never "everything from NumPy", which
+  includes ``numpy.savetxt``): skops' own defaults, :data:`labkit.trust.TRUSTED_TYPES`
+  (each with why it is there and what it risks), and the names the caller passes in
+  ``trusted=``. A model that needs your own class is registered *and* loaded with
+  ``trusted=["mymodule.MyClass"]``; the registry records the names but never reads them
+  back to decide, because ``meta.json`` can be edited as easily as the model file.
+- **The checksum.** ``meta.json`` records the model file's sha256, and a load refuses a
+  file whose sha256 differs. It catches a file that changed by accident (a bad copy, a
+  half-written disk) or was replaced by someone who did not also edit ``meta.json``. It
+  does not stop someone who can write the registry's folder: they can rewrite both, since
+  a checksum without a secret key proves nothing about who wrote the file. The trust list
+  is what limits what such a file can do.
 """
 
 from __future__ import annotations
@@ -27,7 +41,6 @@ import platform
 import re
 import shutil
 import uuid
-import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,12 +58,11 @@ from sklearn.utils.validation import check_is_fitted
 from labkit._files import append_line, fsync_directory, write_atomic
 from labkit.card import model_card
 from labkit.clock import system_clock
-from labkit.errors import IntegrityError, NotFoundError, RegistryError, UntrustedModelError
+from labkit.errors import IntegrityError, NotFoundError, RegistryError
 from labkit.schema import Schema
+from labkit.trust import TRUSTED_TYPES, check_types, load_model
 
-__all__ = ["ModelVersion", "Registry", "TRUSTED_MODULES"]
-
-TRUSTED_MODULES = ("sklearn", "numpy", "scipy")
+__all__ = ["ModelVersion", "Registry"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MODEL_FILE = "model.skops"
@@ -198,12 +210,19 @@ class Registry:
         notes
             Free text for the model card: what changed and why.
         trusted
-            Extra type names (beyond scikit-learn, NumPy, SciPy) the model may contain.
+            Exact type names the model may contain beyond the trust list (see the module's
+            docstring), such as your own transformer's ``"mymodule.MyClass"``. Recorded in
+            the version's card; pass the same names to every :meth:`load`.
 
         Returns
         -------
         ModelVersion
             The new version; numbers count up from 1 per name.
+
+        Raises
+        ------
+        UntrustedModelError
+            The model's file would need a type outside the trust list; nothing is stored.
         """
         _check_name(name, "model name")
         try:
@@ -232,7 +251,8 @@ class Registry:
         try:
             model_path = staging / _MODEL_FILE
             skops.io.dump(model, model_path)
-            _check_trust(model_path, trusted)
+            needs = check_types(model_path.read_bytes(), trusted=trusted, source=f"the file of model {name!r}")
+            needs = [type_name for type_name in needs if type_name not in TRUSTED_TYPES]
             meta = {
                 "name": name,
                 "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
@@ -242,7 +262,9 @@ class Registry:
                 "training_rows": int(len(X)),
                 "metrics": clean_metrics,
                 "notes": notes,
-                "trusted": sorted(set(trusted)),
+                # The names every load must be given: for the card and for people, never
+                # read back to decide what a load trusts.
+                "trusted": needs,
                 "environment": _environment(),
             }
             with self._lock(name):
@@ -351,30 +373,67 @@ class Registry:
         alias, version
             Which version: by alias, or by number (default: the latest).
         trusted
-            Extra type names (beyond scikit-learn, NumPy, SciPy) to allow.
+            Exact type names to allow beyond the trust list: the same names the version
+            was registered with, if it needed any.
 
         Raises
         ------
         IntegrityError
             The file changed since registration, or is not a skops file.
         UntrustedModelError
-            The file holds types outside the trust policy.
+            The file names a type outside the trust list; nothing in it was built or run.
         """
         entry = self.get(name, alias=alias, version=version)
+        return load_model(self._checked_bytes(entry), trusted=trusted, source=self._describe(entry))
+
+    def verify(
+        self,
+        name: str,
+        *,
+        alias: str | None = None,
+        version: int | None = None,
+        trusted: Iterable[str] = (),
+    ) -> ModelVersion:
+        """Check a version as :meth:`load` would (checksum, format, types), without building it.
+
+        A deployment calls this before it starts a server, so a file that would be refused
+        is reported at once, in the caller's process.
+
+        Returns
+        -------
+        ModelVersion
+            The version that passed.
+
+        Raises
+        ------
+        IntegrityError, UntrustedModelError
+            As :meth:`load`.
+        """
+        entry = self.get(name, alias=alias, version=version)
+        check_types(self._checked_bytes(entry), trusted=trusted, source=self._describe(entry))
+        return entry
+
+    def _checked_bytes(self, entry: ModelVersion) -> bytes:
+        """The model file's bytes, read once, so the bytes checked are the bytes loaded."""
         path = entry.directory / _MODEL_FILE
-        if not path.exists():
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
             raise IntegrityError(
                 f"expected the model file {path}; got nothing there; "
                 f"fix: restore the file or register the model again"
-            )
-        found = _sha256(path)
+            ) from None
+        found = hashlib.sha256(data).hexdigest()
         if found != entry.sha256:
             raise IntegrityError(
                 f"expected {path} to have sha256 {entry.sha256} as registered; got {found}: the file changed "
                 "after registration and will not be loaded; fix: restore the original file or register the model again"
             )
-        allowed = _check_trust(path, [*entry.meta.get("trusted", []), *trusted])
-        return skops.io.load(path, trusted=allowed)
+        return data
+
+    @staticmethod
+    def _describe(entry: ModelVersion) -> str:
+        return f"the file of model {entry.name!r} version {entry.version} ({entry.directory / _MODEL_FILE})"
 
     def _version_numbers(self, name: str) -> list[int]:
         self._require_model(name)
@@ -447,29 +506,6 @@ def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
             )
         clean[str(key)] = float(value)
     return clean
-
-
-def _check_trust(path: Path, trusted: Iterable[str]) -> list[str]:
-    """Return the untrusted types the policy allows; raise if any are left."""
-    try:
-        found = skops.io.get_untrusted_types(file=path)
-    except (zipfile.BadZipFile, KeyError, ValueError, json.JSONDecodeError) as error:
-        head = path.read_bytes()[:8]
-        hint = " (it looks like a pickle, which labkit never loads)" if head[:1] == b"\x80" else ""
-        raise IntegrityError(
-            f"expected {path} to be a skops file; got a file starting with {head!r}{hint} ({error}); "
-            "fix: register the model with reg.register, which writes skops files"
-        ) from None
-    extra = set(trusted)
-    refused = [t for t in found if t.split(".")[0] not in TRUSTED_MODULES and t not in extra]
-    if refused:
-        raise UntrustedModelError(
-            f"expected only types from {', '.join(TRUSTED_MODULES)} or named in trusted=; the model "
-            f"file {path.name} holds {refused!r}, whose code would run when it is loaded; "
-            f"fix: if you wrote or trust that code, pass trusted={refused!r}",
-            types=refused,
-        )
-    return found
 
 
 def _sha256(path: Path) -> str:

@@ -72,7 +72,7 @@ class ServiceSettings:
     max_body_bytes
         The largest request body accepted; larger ones get 413.
     trusted
-        Extra type names the model file may contain (see :class:`labkit.Registry`).
+        Exact type names to allow beyond the trust list (see :mod:`labkit.trust`).
     """
 
     registry: str

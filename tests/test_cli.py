@@ -64,10 +64,12 @@ def test_serve_runs_in_the_foreground_until_interrupted(weather_registry):
     assert "Finished server process" in log and "Traceback" not in log
 
 
-def test_serve_reports_an_unknown_model_with_status_3(weather_registry, capfd):
+def test_serve_refuses_an_unknown_model_before_serving(weather_registry, capfd):
     status = main(["serve", "--registry", str(weather_registry.root), "--model", "nope", "--port", "0"])
-    assert status == 3
-    assert "expected a registered model name ('weather'); got 'nope'" in capfd.readouterr().err
+    assert status == 1
+    out, err = capfd.readouterr()
+    assert err.startswith("labkit serve: expected a registered model name ('weather'); got 'nope'")
+    assert "Traceback" not in err and "serving" not in out and "on http://" not in out
 
 
 def test_serve_refuses_alias_and_version_together(capsys):

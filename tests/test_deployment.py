@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import labkit as lk
-from labkit.errors import DeploymentError, ServiceError
+from labkit.errors import DeploymentError, NotFoundError, ServiceError
 
 
 def _gone(pid: int) -> bool:
@@ -77,11 +77,14 @@ def test_deploy_by_version_and_the_bad_request_error(weather_registry, weather_s
     assert caught.value.detail[0]["loc"] == ["body", 0, "weather"]
 
 
-def test_unknown_model_fails_fast_with_the_server_log(weather_registry):
-    with pytest.raises(DeploymentError, match="exited with status") as caught:
+def test_unknown_model_is_refused_before_a_server_starts(weather_registry, monkeypatch):
+    started = []
+    monkeypatch.setattr(subprocess, "Popen", lambda *args, **kwargs: started.append(args))
+    with pytest.raises(NotFoundError, match="expected a registered model name \\('weather'\\); got 'no-such-model'"):
         lk.deploy(weather_registry, "no-such-model", timeout=30)
-    assert "no-such-model" in caught.value.log
-    assert "server log" in str(caught.value)
+    with pytest.raises(NotFoundError, match="expected an alias of model 'weather'; got 'staging'"):
+        lk.deploy(weather_registry, "weather", alias="staging", timeout=30)
+    assert started == []
 
 
 def test_port_in_use_fails_with_the_server_log(weather_registry):

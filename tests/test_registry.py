@@ -25,7 +25,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
 import labkit._files
 from labkit.card import model_card
@@ -37,7 +37,8 @@ from labkit.errors import (
     SchemaError,
     UntrustedModelError,
 )
-from labkit.registry import TRUSTED_MODULES, ModelVersion, Registry
+from labkit.registry import ModelVersion, Registry
+from labkit.trust import TRUSTED_TYPES
 from labkit.schema import Schema
 
 CUSTOM_MODULE = "labkit_test_custom_shift"
@@ -406,10 +407,11 @@ def test_load_trusts_sklearn_tree_internals(reg, data, estimator):
     model = estimator.fit(numeric(X), y)
     version = reg.register(model, name="trees", X=numeric(X), y=y)
     path = version.directory / "model.skops"
-    # skops alone refuses these files: the trust comes from labkit's policy.
-    assert all(t.startswith("sklearn.") for t in skops.io.get_untrusted_types(file=path))
+    # skops alone refuses these files: the trust comes from labkit's exact list.
+    assert set(skops.io.get_untrusted_types(file=path)) <= set(TRUSTED_TYPES)
     with pytest.raises(skops.io.exceptions.UntrustedTypesFoundException):
         skops.io.load(path)
+    assert version.meta["trusted"] == []
 
     loaded = reg.load("trees", version=1)
 
@@ -427,10 +429,6 @@ def test_load_chooses_by_alias_version_or_latest(two_versions, data):
     assert not np.array_equal(first, second)
     assert np.array_equal(reg.load("weather", alias="champion").predict_proba(X), first)
     assert np.array_equal(reg.load("weather").predict_proba(X), second)
-
-
-def test_trusted_modules():
-    assert TRUSTED_MODULES == ("sklearn", "numpy", "scipy")
 
 
 # tampering ----------------------------------------------------------------------------
@@ -487,11 +485,24 @@ def test_register_refuses_untrusted_custom_types(reg, data, custom_module):
     X, y = data
     model = custom_pipeline(custom_module, X, y)
 
-    with pytest.raises(UntrustedModelError, match=rf"holds \['{CUSTOM_TYPE}'\].*trusted=\['{CUSTOM_TYPE}'\]") as caught:
+    with pytest.raises(UntrustedModelError, match=rf"(?s)names 1 that is not:\n  - {CUSTOM_TYPE}: .*trusted=\['{CUSTOM_TYPE}'\] to reg.register and to every reg.load") as caught:
         reg.register(model, name="shifted", X=numeric(X), y=y)
 
     assert caught.value.types == [CUSTOM_TYPE]
     assert list((reg.root / "shifted" / "versions").iterdir()) == []
+
+
+def test_register_refuses_a_numpy_function_that_is_not_on_the_list(reg, data):
+    # numpy.absolute is a ufunc, on skops' list; numpy.clip is a plain function, which a file
+    # could make load call with any arguments: being from NumPy does not make it trusted.
+    X, y = data
+    fine = make_pipeline(FunctionTransformer(np.absolute), LogisticRegression()).fit(numeric(X), y)
+    assert reg.register(fine, name="logged", X=numeric(X), y=y).meta["trusted"] == []
+
+    clipped = make_pipeline(FunctionTransformer(np.clip, kw_args={"a_min": 0, "a_max": 20}), LogisticRegression())
+    with pytest.raises(UntrustedModelError, match=r"(?s)numpy.clip: not on the list.*trusted=\['numpy.clip'\]"):
+        reg.register(clipped.fit(numeric(X), y), name="clipped", X=numeric(X), y=y)
+    assert reg.models() == ["logged"]
 
 
 def test_register_and_load_trusted_custom_types(reg, data, custom_module):
@@ -501,26 +512,45 @@ def test_register_and_load_trusted_custom_types(reg, data, custom_module):
     version = reg.register(model, name="shifted", X=numeric(X), y=y, trusted=[CUSTOM_TYPE])
 
     assert version.meta["trusted"] == [CUSTOM_TYPE]
-    loaded = reg.load("shifted")
+    assert f"trusted=['{CUSTOM_TYPE}']" in version.card
+    loaded = reg.load("shifted", trusted=[CUSTOM_TYPE])
     assert type(loaded[0]).__module__ == CUSTOM_MODULE
     assert np.array_equal(loaded.predict_proba(numeric(X)), model.predict_proba(numeric(X)))
-    # Trust given at registration is recorded with the version, so a fresh registry
-    # (a service, another notebook) loads it without being told again.
-    fresh = Registry(reg.root).load("shifted", version=1)
+    # The type itself works as well as its name.
+    fresh = Registry(reg.root).load("shifted", version=1, trusted=[custom_module.Shift])
     assert np.array_equal(fresh.predict_proba(numeric(X)), model.predict_proba(numeric(X)))
 
 
-def test_load_applies_the_policy_to_types_not_recorded_as_trusted(reg, data, custom_module):
+def test_load_never_takes_trust_from_the_version_folder(reg, data, custom_module):
     X, y = data
     model = custom_pipeline(custom_module, X, y)
-    version = reg.register(model, name="shifted", X=numeric(X), y=y, trusted=[CUSTOM_TYPE])
-    rewrite_meta(version, trusted=[])
+    reg.register(model, name="shifted", X=numeric(X), y=y, trusted=[CUSTOM_TYPE])
 
-    expected = rf"holds \['{CUSTOM_TYPE}'\], whose code would run when it is loaded"
-    with pytest.raises(UntrustedModelError, match=expected) as caught:
+    # Recorded at registration, but meta.json is as easy to edit as the model file,
+    # so every load must be told again.
+    with pytest.raises(UntrustedModelError, match=rf"names 1 that is not:\n  - {CUSTOM_TYPE}: not on the list") as caught:
         reg.load("shifted")
     assert caught.value.types == [CUSTOM_TYPE]
-    assert reg.load("shifted", trusted=[CUSTOM_TYPE]) is not None
+    assert rf"trusted=['{CUSTOM_TYPE}'] to reg.register and to every reg.load" in str(caught.value)
+    with pytest.raises(UntrustedModelError):
+        reg.verify("shifted")
+    assert reg.verify("shifted", trusted=[CUSTOM_TYPE]).version == 1
+
+
+@pytest.mark.parametrize("bad", ["labkit_test_custom_shift", "sklearn", "numpy.*", "", 3])
+def test_trusted_takes_exact_type_names_only(reg, data, custom_module, bad):
+    X, y = data
+    reg.register(custom_pipeline(custom_module, X, y), name="shifted", X=numeric(X), y=y, trusted=[CUSTOM_TYPE])
+
+    with pytest.raises(RegistryError, match=r"expected trusted= to hold exact type names such as 'mymodule.MyClass'"):
+        reg.load("shifted", trusted=[bad])
+
+
+def test_trusted_takes_one_name_given_bare(reg, data, custom_module):
+    X, y = data
+    reg.register(custom_pipeline(custom_module, X, y), name="shifted", X=numeric(X), y=y, trusted=CUSTOM_TYPE)
+
+    assert reg.load("shifted", trusted=CUSTOM_TYPE) is not None
 
 
 # refusals -----------------------------------------------------------------------------
