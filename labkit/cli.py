@@ -69,8 +69,8 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(arguments: argparse.Namespace) -> int:
     from labkit.errors import DeploymentError, RegistryError
     from labkit.registry import Registry
-    from labkit.server import run
-    from labkit.service import ServiceSettings
+    from labkit.deployment.server import run
+    from labkit.deployment.service import ServiceSettings
 
     alias = arguments.alias if arguments.alias is not None or arguments.version is not None else "champion"
     settings = ServiceSettings(

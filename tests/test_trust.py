@@ -43,7 +43,7 @@ from sklearn.tree import DecisionTreeClassifier
 import labkit as lk
 from labkit.cli import main
 from labkit.errors import IntegrityError, UntrustedModelError
-from labkit.service import ServiceSettings, create_app
+from labkit.deployment.service import ServiceSettings, create_app
 from labkit.trust import TRUSTED_TYPES, check_types, load_model
 
 IMPORT_BOMB = "labkit_test_import_bomb"

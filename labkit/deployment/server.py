@@ -13,7 +13,7 @@ import uvicorn
 
 from labkit._files import write_atomic
 from labkit.errors import DeploymentError
-from labkit.service import ServiceSettings, create_app
+from labkit.deployment.service import ServiceSettings, create_app
 
 __all__ = ["run"]
 

@@ -1,4 +1,4 @@
-"""Tests for labkit.predictor: predictions and probabilities exactly as the model gives them."""
+"""Tests for labkit.deployment.predictor: predictions and probabilities exactly as the model gives them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, RidgeClas
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from labkit.predictor import Predictor
+from labkit.deployment.predictor import Predictor
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
 from labkit.errors import SchemaError
-from labkit.predictor import Predictor
+from labkit.deployment.predictor import Predictor
 from labkit.registry import ModelVersion, Registry
 from labkit.schema import Problem, Schema, json_text, json_type
 

@@ -1,6 +1,6 @@
 """Deploy a registered model as a real HTTP service in its own process.
 
-:func:`deploy` starts ``labkit serve`` (uvicorn serving :mod:`labkit.service`) as a child
+:func:`deploy` starts ``labkit serve`` (uvicorn serving :mod:`labkit.deployment.service`) as a child
 process on 127.0.0.1, waits until ``/health`` answers, and returns a
 :class:`Deployment` handle. The process ends on ``.stop()``, when the handle is
 garbage-collected, when the interpreter exits, and, through a pipe the server watches,
