@@ -4,7 +4,7 @@ from importlib.metadata import version as _version
 
 from labkit import data, doctor, errors, trust, widgets
 from labkit.clock import SimulatedClock
-from labkit.deployment import Deployment, deploy
+from labkit.deployment import Deployment, ModelClient, deploy
 from labkit.errors import LabkitError
 from labkit.registry import ModelVersion, Registry
 from labkit.schema import Schema
@@ -15,6 +15,7 @@ __version__ = _version("labkit")
 __all__ = [
     "Deployment",
     "LabkitError",
+    "ModelClient",
     "ModelVersion",
     "Registry",
     "Schema",

@@ -29,6 +29,7 @@ __all__ = [
     "UntrustedModelError",
     "DeploymentError",
     "ServiceError",
+    "ServiceUnavailableError",
 ]
 
 
@@ -101,19 +102,34 @@ class DeploymentError(LabkitError, RuntimeError):
 
 
 class ServiceError(LabkitError, RuntimeError):
-    """A deployed service refused a request (it answered 4xx).
+    """A deployed service refused a request, or answered with an error.
 
     Parameters
     ----------
     message
         The service's explanation.
     status
-        The HTTP status code.
+        The HTTP status code; ``None`` when no answer came.
     detail
         The service's list of problems, each with ``loc`` (where) and ``msg`` (what).
     """
 
-    def __init__(self, message: str, *, status: int, detail: list | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None, detail: list | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.detail = list(detail or [])
+
+
+class ServiceUnavailableError(ServiceError, ConnectionError):
+    """A service could not be reached, or stayed busy (503), through every retry.
+
+    Parameters
+    ----------
+    message
+        The full explanation: the URL, what went wrong, and how to fix it.
+    status
+        503 when the service answered that it was busy; ``None`` when nothing answered.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, status=status)

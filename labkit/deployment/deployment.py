@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
+import pandas as pd
 import pandas as pd
 
-from labkit.errors import DeploymentError, ServiceError
+from labkit.deployment.client import ModelClient
+from labkit.errors import DeploymentError
 from labkit.registry import Registry
 
 __all__ = ["Deployment", "deploy"]
@@ -66,7 +67,7 @@ class Deployment:
         self._alias = alias
         self._token = token
         self._workdir = workdir
-        self._client: httpx.Client | None = None
+        self._client: ModelClient | None = None
         # finalize holds no reference to self, so it runs when the handle is collected
         # or at interpreter exit, whichever comes first: the process never outlives us.
         self._finalizer = weakref.finalize(self, _shutdown, process, workdir, 10.0)
@@ -121,9 +122,17 @@ class Deployment:
         """The headers a client needs: the token, when the service has one."""
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
+    @property
+    def client(self) -> ModelClient:
+        """A :class:`ModelClient` for this service, with its token: what other systems use."""
+        if self._client is None:
+            self._client = ModelClient(self._url, token=self._token, timeout=60.0)
+        return self._client
+
     def health(self) -> dict[str, Any]:
         """Ask the service's ``/health`` endpoint."""
-        return self._request("GET", "/health")
+        self._require_running()
+        return self.client.health()
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Send ``frame`` to ``/predict`` over HTTP and return the answers as a frame.
@@ -143,19 +152,11 @@ class Deployment:
         ------
         ServiceError
             The service refused the request; ``.status`` and ``.detail`` say why.
+        DeploymentError
+            The server process has stopped.
         """
-        if not isinstance(frame, pd.DataFrame):
-            raise TypeError(
-                f"expected a pandas DataFrame; got {type(frame).__name__}; fix: pass rows as pd.DataFrame(...)"
-            )
-        records = frame.to_dict(orient="records")
-        answer = self._request("POST", "/predict", content=orjson.dumps({"records": records}, default=_jsonable))
-        result = pd.DataFrame({"prediction": answer["predictions"]}, index=frame.index)
-        for j, label in enumerate(answer.get("classes", [])):
-            result[f"proba_{label}"] = [row[j] for row in answer["probabilities"]]
-        result["model_version"] = answer["model_version"]
-        result["request_id"] = answer["request_ids"]
-        return result
+        self._require_running()
+        return self.client.predict(frame)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server and wait for its process to end; safe to call twice."""
@@ -166,24 +167,12 @@ class Deployment:
             self._finalizer.detach()
             _shutdown(self._process, self._workdir, timeout)
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _require_running(self) -> None:
         if not self.running:
             raise DeploymentError(
                 f"expected a running deployment of {self._name!r}; its process has stopped "
                 f"(exit status {self._process.returncode}); fix: deploy it again"
             )
-        if self._client is None:
-            self._client = httpx.Client(base_url=self._url, headers=self.headers(), timeout=60.0)
-        headers = {"Content-Type": "application/json"} if "content" in kwargs else None
-        response = self._client.request(method, path, headers=headers, **kwargs)
-        body = response.json()
-        if response.is_error:
-            raise ServiceError(
-                f"the service answered {response.status_code}: {body.get('message', body)}",
-                status=response.status_code,
-                detail=body.get("detail", []),
-            )
-        return body
 
 
 def deploy(
@@ -350,14 +339,3 @@ def _read_log(workdir: Path) -> str:
         return (workdir / "server.log").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-
-
-def _jsonable(value: Any) -> Any:
-    """Serialise the values orjson does not know that a DataFrame can hold."""
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    if value is pd.NA or value is pd.NaT:
-        return None
-    raise TypeError(f"cannot send a value of type {type(value).__name__} as JSON")

@@ -22,6 +22,8 @@ handlers through the ``get_settings`` dependency, which tests may override.
 
 from __future__ import annotations
 
+import json
+import math
 import secrets
 import uuid
 from urllib.parse import quote
@@ -235,6 +237,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             "schema": meta["schema"],
             "target": meta.get("target"),
             "metrics": meta.get("metrics", {}),
+            "max_rows": settings.max_rows,
         })
 
     @app.post(
@@ -342,11 +345,70 @@ def _parse(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
+        problems = _numbers_json_cannot_carry(body)
+        if problems:
+            first = problems[0]
+            where = f"record {first.row}, column {first.column!r}" if first.row is not None else "the body"
+            more = f" (and {len(problems) - 1} more, listed in detail)" if len(problems) > 1 else ""
+            raise _BadRequest(
+                400, "MALFORMED_REQUEST",
+                f"expected valid JSON numbers; got {first.message} at {where}{more}; "
+                "fix: send null for a missing value and finite numbers otherwise",
+                problems,
+            ) from None
         raise _BadRequest(
             400, "MALFORMED_REQUEST",
             f"expected valid JSON; got a body that does not parse ({error}); fix: check quotes, commas and "
             "brackets (NaN and Infinity are not JSON: send null for a missing value)",
         ) from None
+
+
+class _Unsendable(str):
+    """A number token that JSON cannot carry (NaN, Infinity, 1e400), kept as its text."""
+
+
+def _numbers_json_cannot_carry(body: bytes) -> list[Problem]:
+    """Where a body that is JSON but for NaN, Infinity or an overflowing number has them.
+
+    Only called once the strict parse has failed, so a good request never pays for it.
+    """
+    try:
+        payload = json.loads(
+            body,
+            parse_constant=_Unsendable,
+            parse_float=lambda text: _Unsendable(text) if math.isinf(float(text)) else float(text),
+            parse_int=lambda text: _Unsendable(text) if math.isinf(float(text)) else int(text),
+        )
+    except (ValueError, RecursionError):
+        return []  # not JSON even when read leniently: the plain message fits
+    found: list[Problem] = []
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(payload, ())]
+    while stack and len(found) < 20:
+        value, path = stack.pop()
+        if isinstance(value, _Unsendable):
+            found.append(_place(payload, path, value))
+        elif isinstance(value, dict):
+            stack.extend((item, (*path, key)) for key, item in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(value))))
+    return found
+
+
+def _place(payload: Any, path: tuple[Any, ...], token: str) -> Problem:
+    """Name the record and column of ``path`` in the request's own terms."""
+    if token == "NaN":
+        what = "NaN (not JSON; null is how JSON says missing)"
+    elif token in ("Infinity", "-Infinity"):
+        what = f"{token} (not JSON, and no value a model can use)"
+    else:
+        what = f"{token[:30]}{'...' if len(token) > 30 else ''} (too large for a 64-bit number)"
+    if len(path) == 3 and path[0] in ("records", "dataframe_records"):
+        return Problem(column=str(path[2]), row=path[1], message=what)
+    if len(path) == 4 and path[:2] == ("dataframe_split", "data"):
+        columns = payload["dataframe_split"].get("columns")
+        column = columns[path[3]] if isinstance(columns, list) and path[3] < len(columns) else f"#{path[3]}"
+        return Problem(column=str(column), row=path[2], message=what)
+    return Problem(column=None, row=None, message=f"{what} at {'.'.join(map(str, path)) or 'the top level'}")
 
 
 def _check_size(records: Any, max_rows: int) -> None:

@@ -161,6 +161,7 @@ def chunks_past_the_limit() -> Iterator[bytes]:
 
 BAD_REQUEST = "BAD_REQUEST"
 MALFORMED = "MALFORMED_REQUEST"
+NOT_NUMBERS = r"expected valid JSON numbers; got "
 NOT_JSON = r"expected valid JSON; got a body that does not parse"
 NOT_A_RECORDS_OBJECT = r"expected a JSON object with a 'records' array; got "
 NOT_ONE_FORMAT = r"expected a JSON object with exactly one of \('dataframe_records', 'dataframe_split'\); got "
@@ -261,25 +262,47 @@ BAD_REQUESTS = [
     ),
     pytest.param(
         Bad("/predict", raw_record(precipitation=b"NaN"), 400, MALFORMED,
-            NOT_JSON + r".*NaN and Infinity are not JSON"),
+            NOT_NUMBERS + r"NaN \(not JSON; null is how JSON says missing\) at record 0, column 'precipitation'; "
+            r"fix: send null for a missing value", loc=["body", 0, "precipitation"]),
         id="nan-literal",
     ),
     pytest.param(
         Bad("/predict", raw_record(precipitation=b"Infinity"), 400, MALFORMED,
-            NOT_JSON + r".*NaN and Infinity are not JSON"),
+            NOT_NUMBERS + r"Infinity \(not JSON, and no value a model can use\) at record 0, column 'precipitation'",
+            loc=["body", 0, "precipitation"]),
         id="infinity-literal",
     ),
     pytest.param(
-        Bad("/predict", raw_record(precipitation=b"-Infinity"), 400, MALFORMED, NOT_JSON),
+        Bad("/predict", raw_record(precipitation=b"-Infinity"), 400, MALFORMED,
+            NOT_NUMBERS + r"-Infinity .* at record 0, column 'precipitation'", loc=["body", 0, "precipitation"]),
         id="minus-infinity-literal",
     ),
     pytest.param(
-        Bad("/predict", raw_record(precipitation=b"1e400"), 400, MALFORMED, NOT_JSON + r" \(.*infinity"),
+        Bad("/predict", raw_record(precipitation=b"1e400"), 400, MALFORMED,
+            NOT_NUMBERS + r"1e400 \(too large for a 64-bit number\) at record 0, column 'precipitation'",
+            loc=["body", 0, "precipitation"]),
         id="number-too-big-for-a-double",
     ),
     pytest.param(
-        Bad("/predict", raw_record(precipitation=b"1" + b"0" * 400), 400, MALFORMED, NOT_JSON + r" \(.*infinity"),
+        Bad("/predict", raw_record(precipitation=b"1" + b"0" * 400), 400, MALFORMED,
+            NOT_NUMBERS + r"1000000000\d+\.\.\. \(too large for a 64-bit number\) at record 0",
+            loc=["body", 0, "precipitation"]),
         id="integer-too-big-for-a-double",
+    ),
+    pytest.param(
+        Bad("/invocations", b'{"dataframe_split": {"columns": ["precipitation", "wind"], "data": [[0, 1], [NaN, 2]]}}',
+            400, MALFORMED, NOT_NUMBERS + r"NaN .* at record 1, column 'precipitation'", loc=["body", 1, "precipitation"]),
+        id="nan-literal-in-dataframe-split",
+    ),
+    pytest.param(
+        Bad("/invocations", b'{"dataframe_records": [{"wind": 1}, {"wind": 2}, {"wind": NaN, "temp_max": Infinity}]}',
+            400, MALFORMED, NOT_NUMBERS + r"NaN .* at record 2, column 'wind' \(and 1 more, listed in detail\)",
+            loc=["body", 2, "temp_max"]),
+        id="two-literals-in-dataframe-records",
+    ),
+    pytest.param(
+        Bad("/predict", b'{"records": [{"wind": NaN}', 400, MALFORMED, NOT_JSON),
+        id="nan-literal-in-a-body-that-is-not-json-anyway",
     ),
     # malformed bodies
     pytest.param(
