@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
@@ -249,9 +250,10 @@ def split_by_time(
 
 
 def _bundled_weather_csv() -> Path:
-    # Resolved from this file, never from the current directory, so a notebook in any
-    # folder (or a papermill run in a temporary one) reads the same file.
-    return Path(__file__).resolve().parents[1] / "datasets" / "seattle-weather.csv"
+    # Found through the package, never the current directory, so a notebook in any
+    # folder (or a papermill run in a temporary one) reads the same file, whether
+    # labkit is installed or used from its source folder (datasets/ is labkit.datasets).
+    return Path(str(importlib.resources.files("labkit.datasets") / "seattle-weather.csv"))
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
