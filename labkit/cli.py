@@ -45,9 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--alias", help="serve the version this alias points at (default: champion)")
     which.add_argument("--version", type=int, help="serve this version number")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on; 0 picks a free one (default: 8000)")
     serve.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' (or set LABKIT_TOKEN)")
-    serve.add_argument("--max-rows", type=int, default=10_000, help="largest batch accepted (default: 10000)")
+    serve.add_argument("--max-rows", type=_positive, default=10_000, help="largest batch accepted (default: 10000)")
     serve.add_argument(
         "--trust", action="append", default=[], metavar="TYPE",
         help="also trust this exact type name in the model file (repeat for several)",
@@ -58,12 +58,24 @@ def _parser() -> argparse.ArgumentParser:
 
     lab = commands.add_parser("lab", help="open JupyterLab on the course notebooks")
     lab.add_argument("--notebooks", default=None, help="the notebooks folder (default: the kit's notebooks/)")
-    lab.add_argument("--port", type=int, default=8888, help="JupyterLab's port (default: 8888)")
+    lab.add_argument("--port", type=_port, default=8888, help="JupyterLab's port (default: 8888)")
     lab.set_defaults(run=_lab)
 
     doctor = commands.add_parser("doctor", help="check the installed versions of labkit's stack")
     doctor.set_defaults(run=_doctor)
     return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535 (0 picks a free one); got {text!r}")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1; got {text!r}")
+    return int(text)
 
 
 def _serve(arguments: argparse.Namespace) -> int:

@@ -111,3 +111,28 @@ def test_lab_opens_jupyterlab_on_the_notebooks(tmp_path):
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "serve" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--port", "99999"], "argument --port: expected a port from 0 to 65535 (0 picks a free one); got '99999'"),
+        (["--port", "-1"], "argument --port: expected a port from 0 to 65535"),
+        (["--max-rows", "0"], "argument --max-rows: expected a whole number of at least 1; got '0'"),
+    ],
+)
+def test_serve_refuses_bad_numbers_as_a_usage_error(weather_registry, capsys, arguments, message):
+    with pytest.raises(SystemExit) as caught:
+        main(["serve", "--registry", str(weather_registry.root), "--model", "weather", *arguments])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_serve_names_an_address_that_is_not_this_machines(weather_registry, capfd):
+    status = main(["serve", "--registry", str(weather_registry.root), "--model", "weather", "--host", "999.1.1.1", "--port", "0"])
+
+    assert status == 1
+    err = capfd.readouterr().err
+    assert "expected an address of this machine to listen on; got '999.1.1.1'" in err
+    assert "fix: use 127.0.0.1" in err and "Traceback" not in err

@@ -58,6 +58,12 @@ def run(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+    except socket.gaierror as error:
+        sock.close()
+        raise DeploymentError(
+            f"expected an address of this machine to listen on; got {host!r} ({error.strerror or error}); "
+            "fix: use 127.0.0.1 (this machine only) or 0.0.0.0 (every network interface)"
+        ) from None
     except OSError as error:
         sock.close()
         raise DeploymentError(
