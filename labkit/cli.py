@@ -1,7 +1,8 @@
 """The ``labkit`` command: parses arguments and hands them to the API.
 
-``labkit serve`` runs a model service in the foreground, ``labkit lab`` opens JupyterLab
-on the course notebooks, and ``labkit doctor`` checks the installed stack.
+``labkit serve`` runs a model service in the foreground, ``labkit app`` serves a prediction
+form to end users, ``labkit lab`` opens JupyterLab on the course notebooks, and
+``labkit doctor`` checks the installed stack.
 """
 
 from __future__ import annotations
@@ -61,6 +62,20 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--port", type=_port, default=8888, help="JupyterLab's port (default: 8888)")
     lab.set_defaults(run=_lab)
 
+    app = commands.add_parser("app", help="serve the prediction form as a web page for end users (Voila)")
+    source = app.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="a running labkit service")
+    source.add_argument("--registry", help="deploy a model from this registry folder (with --model)")
+    app.add_argument("--model", help="the registered model's name (with --registry)")
+    which = app.add_mutually_exclusive_group()
+    which.add_argument("--alias", help="deploy the version this alias points at (default: champion)")
+    which.add_argument("--version", type=int, help="deploy this version number")
+    app.add_argument("--token", default=None, help="the service's token (or set LABKIT_TOKEN)")
+    app.add_argument("--trust", action="append", default=[], metavar="TYPE", help="also trust this exact type name")
+    app.add_argument("--host", default="127.0.0.1", help="address to serve the page on (default: 127.0.0.1)")
+    app.add_argument("--port", type=_port, default=8866, help="port of the page (default: 8866)")
+    app.set_defaults(run=_app)
+
     doctor = commands.add_parser("doctor", help="check the installed versions of labkit's stack")
     doctor.set_defaults(run=_doctor)
     return parser
@@ -112,6 +127,30 @@ def _serve(arguments: argparse.Namespace) -> int:
         )
     except DeploymentError as error:
         print(f"labkit serve: {error}", file=sys.stderr)
+        return 1
+
+
+def _app(arguments: argparse.Namespace) -> int:
+    from labkit.errors import LabkitError
+    from labkit.integration.webapp import serve_app
+
+    if arguments.registry is not None and arguments.model is None:
+        print("labkit app: expected --model NAME with --registry; got none; fix: add --model weather", file=sys.stderr)
+        return 2
+    try:
+        return serve_app(
+            url=arguments.url,
+            token=arguments.token or os.environ.get("LABKIT_TOKEN") or None,
+            registry=arguments.registry,
+            name=arguments.model,
+            alias=arguments.alias,
+            version=arguments.version,
+            trusted=arguments.trust,
+            host=arguments.host,
+            port=arguments.port,
+        )
+    except LabkitError as error:
+        print(f"labkit app: {error}", file=sys.stderr)
         return 1
 
 
