@@ -1,6 +1,16 @@
 """Integration: other systems and people using a deployed model."""
 
 from labkit.integration.breaker import CircuitBreaker, Transition
+from labkit.integration.irrigation import Decision, IrrigationController, water_unless_it_rained
+from labkit.integration.rain import chance_of_rain
 from labkit.integration.webapp import serve_app
 
-__all__ = ["CircuitBreaker", "Transition", "serve_app"]
+__all__ = [
+    "CircuitBreaker",
+    "Decision",
+    "IrrigationController",
+    "Transition",
+    "chance_of_rain",
+    "serve_app",
+    "water_unless_it_rained",
+]
