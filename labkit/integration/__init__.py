@@ -3,14 +3,18 @@
 from labkit.integration.breaker import CircuitBreaker, Transition
 from labkit.integration.irrigation import Decision, IrrigationController, water_unless_it_rained
 from labkit.integration.rain import chance_of_rain
+from labkit.integration.weather_app import ForecastCard, WeatherApp, render_card
 from labkit.integration.webapp import serve_app
 
 __all__ = [
     "CircuitBreaker",
     "Decision",
+    "ForecastCard",
     "IrrigationController",
     "Transition",
+    "WeatherApp",
     "chance_of_rain",
+    "render_card",
     "serve_app",
     "water_unless_it_rained",
 ]
