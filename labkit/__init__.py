@@ -2,7 +2,7 @@
 
 from importlib.metadata import version as _version
 
-from labkit import data, doctor, errors, trust, widgets
+from labkit import data, doctor, errors, integration, trust, widgets
 from labkit.clock import SimulatedClock
 from labkit.deployment import Deployment, ModelClient, deploy
 from labkit.errors import LabkitError
@@ -24,6 +24,7 @@ __all__ = [
     "deploy",
     "doctor",
     "errors",
+    "integration",
     "trust",
     "widgets",
     "workspace",
