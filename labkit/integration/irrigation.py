@@ -196,7 +196,8 @@ class IrrigationController:
         else:
             water = chance < self.threshold
             source = "model"
-            reason = f"model: {chance:.0%} chance of rain tomorrow, {'below' if water else 'at least'} {self.threshold:.0%}"
+            comparison = "below" if water else "at least"
+            reason = f"model: {chance:.0%} chance of rain tomorrow, {comparison} {self.threshold:.0%}"
         decision = Decision(
             time=now,
             action="water" if water else "skip",

@@ -108,7 +108,11 @@ def test_a_successful_probe_closes_it():
     assert breaker.state == "closed"
     assert breaker.failures_in_a_row == 0
     assert breaker.allow(at(13)) and breaker.allow(at(14))
-    assert [(t.old, t.new) for t in breaker.history] == [("closed", "open"), ("open", "half-open"), ("half-open", "closed")]
+    assert [(t.old, t.new) for t in breaker.history] == [
+        ("closed", "open"),
+        ("open", "half-open"),
+        ("half-open", "closed"),
+    ]
 
 
 def test_a_failed_probe_opens_it_for_another_full_cooldown():
@@ -141,7 +145,9 @@ def test_history_tabulates():
     table = pd.DataFrame(breaker.history)
 
     assert table.columns.tolist() == ["time", "old", "new", "reason"]
-    assert table.to_dict("records") == [{"time": at(1), "old": "closed", "new": "open", "reason": "2 failures in a row"}]
+    assert table.to_dict("records") == [
+        {"time": at(1), "old": "closed", "new": "open", "reason": "2 failures in a row"}
+    ]
 
 
 def test_repr_shows_the_settings_and_state():

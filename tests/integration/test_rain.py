@@ -23,7 +23,7 @@ def test_it_is_the_models_probability_of_rain(weather_service, weather_model, ma
 def test_a_row_without_the_features_is_refused_before_any_call(weather_service, march):
     today = march.iloc[0].drop(["wind", "weather"])
 
-    with pytest.raises(DataError, match=r"expected today's weather with .* missing \['wind', 'weather'\]; fix: pass one row"):
+    with pytest.raises(DataError, match=r"today's weather with .* missing \['wind', 'weather'\]; fix: pass one row"):
         chance_of_rain(weather_service.client, today)
 
 
@@ -35,6 +35,7 @@ def test_a_model_without_a_probability_of_rain_is_named(tmp_path, weather_split)
     registry.promote("temperature", version=1, alias="champion")
 
     with lk.deploy(registry, "temperature") as dep:
-        with pytest.raises(ServiceError, match=r"probability of rain .* got columns \['prediction', 'model_version', 'request_id'\]; fix: deploy a classifier") as caught:
+        with pytest.raises(ServiceError, match=r"probability of rain .*; fix: deploy a classifier") as caught:
             chance_of_rain(dep.client, train.iloc[0])
+    assert "['prediction', 'model_version', 'request_id']" in str(caught.value)
     assert caught.value.status is None
