@@ -17,10 +17,10 @@ import tempfile
 import time
 import weakref
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import httpx
-import pandas as pd
 import pandas as pd
 
 from labkit.deployment.client import ModelClient
@@ -76,6 +76,11 @@ class Deployment:
     def url(self) -> str:
         """The service's base URL."""
         return self._url
+
+    @property
+    def port(self) -> int:
+        """The port the service listens on: pass it to :func:`deploy` to start it again at the same URL."""
+        return int(urlsplit(self._url).port)
 
     @property
     def name(self) -> str:

@@ -44,6 +44,7 @@ def test_deploy_serves_the_champion_and_matches_in_process_predictions(weather_r
     with lk.deploy(weather_registry, "weather", alias="champion") as dep:
         assert dep.url.startswith("http://127.0.0.1:")
         assert dep.version == 1 and dep.running
+        assert dep.url.endswith(f":{dep.port}")
         answer = dep.predict(rows)
         assert dep.health() == {"status": "ok", "model": "weather", "model_version": 1}
     assert answer.index.equals(rows.index)
