@@ -114,9 +114,11 @@ def seen_in_training(profile: Mapping[str, Any] | None, name: str) -> str | None
         return ", ".join(values) + more if values else None
     if entry.get("min") is None:
         return None
-    low, high = entry["min"], entry["max"]
-    if "quantiles" in entry:
-        low, high = _number_text(low), _number_text(high)
+    if "quantiles" not in entry:
+        return f"{entry['min']} to {entry['max']}"
+    low, high = _rounded_inward(entry["min"], up=True), _rounded_inward(entry["max"], up=False)
+    if float(low.replace(",", "")) > float(high.replace(",", "")):
+        low, high = _number_text(entry["min"]), _number_text(entry["max"])  # one value, too close to round
     return f"{low} to {high}"
 
 
@@ -277,6 +279,22 @@ def _value_text(value: Any) -> str:
     if isinstance(value, (int, float, np.number)):
         return _number_text(float(value))
     return str(value)
+
+
+def _rounded_inward(value: float, *, up: bool) -> str:
+    """Three significant digits, rounded towards the inside of the range it bounds.
+
+    Rounded so, every number shown as inside the range really is: a person who types the
+    shown minimum is not then told that the model never saw it.
+    """
+    if value == 0:
+        return "0"
+    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
+    # round() first, so that 54.1 * 10 = 541.0000000000001 is not taken up to 542.
+    scaled = round(value * 10**decimals, 6)
+    whole = math.ceil(scaled) if up else math.floor(scaled)
+    text = f"{whole / 10**decimals:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _number_text(value: float) -> str:

@@ -153,10 +153,19 @@ def test_seen_in_training_says_the_range_or_the_values():
     assert seen_in_training(profile, "day") == "2012-01-01T00:00:00 to 2012-12-31T00:00:00"
 
 
-def test_seen_in_training_writes_large_numbers_without_an_exponent():
-    profile = training_profile(pd.DataFrame({"income": [12_000.0, 2_500_000.0]}))
+def test_seen_in_training_writes_numbers_for_people():
+    profile = training_profile(pd.DataFrame({"income": [12_000.0, 2_500_000.0], "share": [0.0001234, 0.5]}))
 
-    assert seen_in_training(profile, "income") == "12000 to 2,500,000"
+    assert seen_in_training(profile, "income") == "12,000 to 2,500,000"
+    assert seen_in_training(profile, "share") == "0.000124 to 0.5"
+
+
+def test_the_range_shown_is_rounded_inwards_so_every_number_in_it_was_seen():
+    profile = training_profile(pd.DataFrame({"wind": [0.349938, 8.92052], "calm": [5.123456, 5.123456]}))
+
+    assert seen_in_training(profile, "wind") == "0.35 to 8.92"
+    assert unfamiliar_values(profile, {"wind": 0.35}) == unfamiliar_values(profile, {"wind": 8.92}) == {}
+    assert seen_in_training(profile, "calm") == "5.12346 to 5.12346"
 
 
 def test_seen_in_training_marks_free_text_as_incomplete():
