@@ -184,14 +184,12 @@ def unfamiliar_values(profile: Mapping[str, Any] | None, record: Mapping[str, An
 def _profile_column(series: pd.Series) -> dict[str, Any]:
     missing = int(series.isna().sum())
     dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype) or not (
-        pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)
-    ):
-        return {"missing": missing, **_counts(series)}
     if pd.api.types.is_datetime64_any_dtype(dtype):
         present = series.dropna()
         low, high = (present.min().isoformat(), present.max().isoformat()) if len(present) else (None, None)
         return {"missing": missing, "min": low, "max": high}
+    if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+        return {"missing": missing, **_counts(series)}
     values = series.to_numpy(dtype=float, na_value=np.nan)
     # Infinities are left out with the missing values: no statistic survives one, and the
     # service never accepts one in a request.
@@ -204,7 +202,8 @@ def _profile_column(series: pd.Series) -> dict[str, Any]:
         "min": float(values.min()),
         "max": float(values.max()),
         "mean": float(values.mean()),
-        # ddof=1, as pandas' describe(): the spread of the population the rows came from.
+        # ddof=1, as pandas' describe(): the rows are a sample, and this estimates the spread
+        # of what they were sampled from.
         "std": float(values.std(ddof=1)) if len(values) > 1 else None,
         "quantiles": dict(zip(_quantile_keys(), map(float, np.quantile(values, QUANTILES)))),
     }
@@ -247,8 +246,8 @@ def _unseen_number(entry: Mapping[str, Any], value: Any) -> bool:
 
 
 def _unseen_time(entry: Mapping[str, Any], value: Any) -> bool:
-    if entry.get("min") is None:
-        return False
+    if not isinstance(value, str) or entry.get("min") is None:
+        return False  # a time travels as ISO 8601 text; anything else the service refuses itself
     try:
         moment, low, high = (_utc(v) for v in (value, entry["min"], entry["max"]))
     except (ValueError, TypeError):

@@ -244,6 +244,7 @@ def test_a_time_outside_the_training_period_is_unfamiliar(profile):
 
 def test_values_of_the_wrong_type_are_left_to_the_service(profile):
     record = {"temp": "warm", "month": True, "windy": 1, "weather": 3, "day": "not a date"}
+    assert unfamiliar_values(profile, {"day": 10**18}) == {}
 
     assert unfamiliar_values(profile, record) == {}
 
