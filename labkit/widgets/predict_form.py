@@ -100,7 +100,8 @@ class PredictForm:
         self.widget = widgets.HBox([form, self.card])
 
     def __repr__(self) -> str:
-        return f"PredictForm({self.client.url!r})"
+        # No URL here: its port changes every run, and notebooks show this repr.
+        return f"PredictForm(name={self.info['name']!r}, version={self.info['version']})"
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -154,6 +154,7 @@ def test_a_form_from_a_url_or_a_client(deployment: lk.Deployment, weather_model:
     assert form.client.url == deployment.url
     assert form.answer.value == expected_answer(weather_model, RAINY)
     assert form.title.value == "<b>weather</b>, version 1"
+    assert repr(form) == "PredictForm(name='weather', version=1)"
 
 
 def test_a_form_from_a_url_sends_the_token(token_deployment: lk.Deployment, weather_model: Pipeline):
