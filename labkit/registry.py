@@ -3,7 +3,8 @@
 On disk, one folder per model name::
 
     <root>/<name>/versions/<N>/model.skops   the model, saved with skops (never pickle)
-                               meta.json     sha256, schema, metrics, versions, notes
+                               meta.json     sha256, schema, training profile, metrics,
+                                             versions, notes
                                card.md       the model card
     <root>/<name>/aliases.json               alias -> current version and the ones before
     <root>/<name>/history.jsonl              one line per event, never rewritten
@@ -59,6 +60,7 @@ from labkit._files import append_line, fsync_directory, write_atomic
 from labkit.card import model_card
 from labkit.clock import system_clock
 from labkit.errors import IntegrityError, NotFoundError, RegistryError
+from labkit.profile import training_profile
 from labkit.schema import Schema
 from labkit.trust import TRUSTED_TYPES, check_types, load_model
 
@@ -93,6 +95,15 @@ class ModelVersion:
     def schema(self) -> Schema:
         """The input schema inferred from the training frame."""
         return Schema.from_dict(self.meta["schema"])
+
+    @property
+    def profile(self) -> dict[str, Any] | None:
+        """What each input column held in training (see :mod:`labkit.profile`).
+
+        ``None`` for versions registered before labkit recorded profiles: unknown, not empty.
+        """
+        profile = self.meta.get("profile")
+        return dict(profile) if profile is not None else None
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -202,7 +213,8 @@ class Registry:
         name
             The model's name: letters, digits, ``_``, ``.`` and ``-``.
         X
-            The training frame; its columns become the version's input schema.
+            The training frame; its columns become the version's input schema, and
+            their values its training profile (ranges, quantiles, category counts).
         y
             The training target, recorded (name, kind, classes) in the card.
         metrics
@@ -237,6 +249,7 @@ class Registry:
                 "fix: register a scikit-learn model or pipeline"
             ) from None
         schema = Schema.infer(X)
+        profile = training_profile(X)
         fitted_on = getattr(model, "feature_names_in_", None)
         if fitted_on is not None and list(fitted_on) != list(schema.names):
             raise RegistryError(
@@ -258,6 +271,7 @@ class Registry:
                 "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
                 "sha256": _sha256(model_path),
                 "schema": schema.to_dict(),
+                "profile": profile,
                 "target": _describe_target(y, model),
                 "training_rows": int(len(X)),
                 "metrics": clean_metrics,
@@ -270,7 +284,8 @@ class Registry:
             with self._lock(name):
                 number = (self._numbers(name) or [0])[-1] + 1
                 meta.update(version=number, created_at=self.clock().isoformat())
-                (staging / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+                # allow_nan=False: NaN is not JSON, and a reader in another language would choke on it.
+                (staging / "meta.json").write_text(json.dumps(meta, indent=2, allow_nan=False), encoding="utf-8")
                 (staging / "card.md").write_text(model_card(meta), encoding="utf-8")
                 _fsync_tree(staging)
                 os.replace(staging, model_dir / "versions" / str(number))

@@ -37,6 +37,7 @@ from labkit.errors import (
     SchemaError,
     UntrustedModelError,
 )
+from labkit.profile import training_profile
 from labkit.registry import ModelVersion, Registry
 from labkit.trust import TRUSTED_TYPES
 from labkit.schema import Schema
@@ -191,6 +192,7 @@ def test_register_records_meta(reg, data):
     assert columns["wind"]["nullable"] is True
     assert columns["temp"]["nullable"] is False
     assert version.schema == Schema.infer(X)
+    assert meta["profile"] == version.profile == training_profile(X)
     assert meta["target"] == {"name": "rain_tomorrow", "kind": "boolean", "classes": [False, True]}
     environment = meta["environment"]
     assert environment["scikit-learn"] == sklearn.__version__
@@ -212,6 +214,32 @@ def test_register_records_string_classes_and_no_target(reg, data):
     assert with_classes.meta["target"]["name"] == "sky"
     assert without.meta["target"] is None
     assert "No target was given at registration." in without.card
+
+
+def test_meta_json_holds_no_nan_where_training_values_were_missing(reg, data):
+    X, y = data
+    X = X.assign(gust=np.nan)
+    model = make_pipeline(
+        ColumnTransformer([("numbers", SimpleImputer(), ["temp", "month"])]), LogisticRegression()
+    ).fit(X, y)
+    version = reg.register(model, name="weather", X=X, y=y)
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"meta.json holds {constant}, which is not JSON")
+
+    meta = json.loads((version.directory / "meta.json").read_text(encoding="utf-8"), parse_constant=refuse)
+    assert meta["profile"]["columns"]["wind"]["missing"] == 1
+    assert meta["profile"]["columns"]["gust"]["mean"] is None
+
+
+def test_a_version_registered_before_profiles_has_none(two_versions):
+    version = two_versions.get("weather", version=1)
+    meta = json.loads((version.directory / "meta.json").read_text(encoding="utf-8"))
+    del meta["profile"]
+    (version.directory / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    assert two_versions.get("weather", version=1).profile is None
+    assert two_versions.get("weather", version=2).profile is not None
 
 
 def test_register_writes_model_card(reg, data):

@@ -8,7 +8,8 @@ Endpoints:
   not use.
 - ``POST /invocations``: MLflow's scoring protocol (``dataframe_records`` or
   ``dataframe_split``), answering ``{"predictions": [...]}`` as MLflow does.
-- ``GET /health``, ``GET /model`` (name, version, alias, schema) and ``GET /docs``.
+- ``GET /health``, ``GET /model`` (name, version, alias, schema, training profile, and
+  the card for end users as Markdown) and ``GET /docs``.
 
 Every request body is checked against the version's schema before the model sees it.
 Bad input gets a 4xx whose JSON names the problem (``error_code``, ``message`` and a
@@ -43,6 +44,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
+from labkit.card import user_card
 from labkit.errors import SchemaError
 from labkit.deployment.predictor import Predictor
 from labkit.registry import ModelVersion, Registry
@@ -237,6 +239,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             "schema": meta["schema"],
             "target": meta.get("target"),
             "metrics": meta.get("metrics", {}),
+            # null for versions registered before labkit recorded profiles: unknown.
+            "profile": meta.get("profile"),
+            "user_card": user_card(meta),
             "max_rows": settings.max_rows,
         })
 

@@ -1,5 +1,6 @@
 """Widgets: thin ipywidgets views over labkit's functions."""
 
 from labkit.widgets.deploy_panel import DeployPanel
+from labkit.widgets.predict_form import PredictForm
 
-__all__ = ["DeployPanel"]
+__all__ = ["DeployPanel", "PredictForm"]

@@ -19,6 +19,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 import labkit as lk
+from labkit.card import user_card
 from labkit.data import FEATURES
 
 MAX_ROWS = 50
@@ -663,6 +664,36 @@ def test_model_reports_the_served_version_and_its_schema(client: httpx.Client):
     assert all(columns[name]["kind"] == "float" for name in NUMERIC)
     assert columns["weather"]["kind"] == "string"
     assert columns["weather"]["categories"] == CATEGORIES
+
+
+def test_model_reports_the_training_profile_and_the_card_for_users(
+    client: httpx.Client, registry: lk.Registry, weather_split
+):
+    train, _ = weather_split
+    entry = registry.get("weather", alias="champion")
+
+    info = send(client, "GET", "/model").json()
+
+    assert info["profile"] == entry.profile
+    temp_max = info["profile"]["columns"]["temp_max"]
+    assert (temp_max["min"], temp_max["max"]) == (train["temp_max"].min(), train["temp_max"].max())
+    assert info["user_card"] == user_card(entry.meta)
+    assert "It tells you how likely **rain tomorrow** is" in info["user_card"]
+
+
+def test_a_version_registered_before_profiles_is_served_without_one(tmp_path, weather_split, weather_model: Pipeline):
+    train, _ = weather_split
+    registry = lk.Registry(tmp_path / "registry")
+    old = registry.register(weather_model, name="weather", X=train[list(FEATURES)], y=train["rain_tomorrow"])
+    meta = orjson.loads((old.directory / "meta.json").read_bytes())
+    del meta["profile"]
+    (old.directory / "meta.json").write_bytes(orjson.dumps(meta))
+
+    with lk.deploy(registry, "weather", version=1) as running:
+        info = httpx.get(f"{running.url}/model", timeout=60.0).json()
+
+    assert info["profile"] is None
+    assert "The range seen in training was not recorded for this version." in info["user_card"]
 
 
 def test_health_names_the_served_model(client: httpx.Client):
