@@ -43,3 +43,15 @@ def weather_registry(tmp_path: Path, weather_split, weather_model) -> lk.Registr
     registry.register(weather_model, name="weather", X=train[list(lk.data.FEATURES)], y=train["rain_tomorrow"])
     registry.promote("weather", version=1, alias="champion")
     return registry
+
+
+@pytest.fixture(scope="session")
+def champion_registry(
+    tmp_path_factory: pytest.TempPathFactory, weather_split, weather_model: Pipeline
+) -> lk.Registry:
+    """The model as version 1, the champion, in a registry shared by the session: never change it."""
+    train, _ = weather_split
+    registry = lk.Registry(tmp_path_factory.mktemp("champion-registry"))
+    registry.register(weather_model, name="weather", X=train[list(lk.data.FEATURES)], y=train["rain_tomorrow"])
+    registry.promote("weather", version=1, alias="champion")
+    return registry
