@@ -208,19 +208,17 @@ def components(schema: Schema, *, max_rows: int) -> dict[str, Any]:
         "schemas": {
             "Record": record_schema,
             "PredictRequest": {"type": "object", "required": ["records"], "properties": {"records": records}},
-            # Exactly one of the two keys: each form refuses the other's key.
+            # Exactly one of the two keys: each form refuses the other's key (false: never valid).
             "InvocationsRequest": {"oneOf": [_ref("schemas", "DataframeRecords"), _ref("schemas", "DataframeSplit")]},
             "DataframeRecords": {
                 "type": "object",
                 "required": ["dataframe_records"],
-                "properties": {"dataframe_records": records},
-                "not": {"required": ["dataframe_split"]},
+                "properties": {"dataframe_records": records, "dataframe_split": False},
             },
             "DataframeSplit": {
                 "type": "object",
                 "required": ["dataframe_split"],
-                "properties": {"dataframe_split": split},
-                "not": {"required": ["dataframe_records"]},
+                "properties": {"dataframe_split": split, "dataframe_records": False},
             },
             "Predictions": {
                 "type": "object",
