@@ -11,7 +11,8 @@ Endpoints:
 - ``GET /health``, ``GET /model`` (name, version, alias, schema) and ``GET /docs``.
 
 ``/openapi.json`` states this contract for other systems, built by
-:mod:`labkit.deployment.openapi` from the served version's schema.
+:mod:`labkit.deployment.openapi` from the served version's schema; ``/docs`` renders it
+with the Swagger UI that the fastapi-offline package ships, so the page works offline.
 
 Every request body is checked against the version's schema before the model sees it.
 Bad input gets a 4xx whose JSON names the problem (``error_code``, ``message`` and a
@@ -39,13 +40,11 @@ import numpy as np
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from swagger_ui_bundle import swagger_ui_path
 
 from labkit.errors import SchemaError
 from labkit.deployment.openapi import components, operation
@@ -174,9 +173,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         app.state.served = _Served(entry, settings.alias, schema, Predictor(model, assume_finite=finite))
         yield
 
-    # FastAPI's own /docs page loads Swagger UI from a CDN; labkit works offline, so the
-    # page is served from the copy that the swagger-ui-bundle package ships.
-    app = FastAPI(
+    # FastAPI's own /docs page loads Swagger UI from a CDN; labkit works offline, so
+    # FastAPIOffline serves the copy the fastapi-offline package ships (a Swagger UI 5,
+    # which renders the OpenAPI 3.1 that FastAPI writes).
+    app = FastAPIOffline(
         title=f"labkit: {settings.name}",
         description=(
             "A registered model served by labkit. Send records to /predict; see /model for the schema. "
@@ -184,10 +184,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             "with each operation, any other path answers 404 and any other method on these paths 405."
         ),
         lifespan=lifespan,
-        docs_url=None,
+        docs_url="/docs",
         redoc_url=None,
     )
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.state.settings = settings
     # Without a token there is nothing to check: no dependency to resolve per request,
     # and /docs shows no Authorize button that would do nothing.
@@ -220,16 +219,6 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 f"fix: use {allowed or 'the documented method'} (see /docs)", [], headers=error.headers,
             )
         return _error_response(error.status_code, "BAD_REQUEST", str(error.detail), [], headers=error.headers)
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> Response:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title}: API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
-        )
 
     @app.get("/health", summary="Is the service up and its model loaded?", openapi_extra=operation(answer="Health"))
     async def health(request: Request) -> Response:
