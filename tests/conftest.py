@@ -1,7 +1,8 @@
 """Shared fixtures: the running example's model, trained once, a registry holding it, and a browser.
 
-The browser is Debian's chromium driven by Playwright (see shared/BROWSER-TESTS.md):
-launched once per session, and tests that need it skip, saying why, where it is missing.
+The browser is Debian's chromium driven by Playwright (see shared/BROWSER-TESTS.md),
+launched once per test module that uses it; where chromium is missing, the tests that
+need it skip and say why.
 """
 
 from __future__ import annotations
@@ -68,9 +69,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is running, its event loop
+# counts as the thread's running loop, so asyncio.run() (and jupyter_client, which
+# nbval uses) would fail in every later test. One browser per test module is the most
+# that can be shared without breaking the tests that come after.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium under Playwright, one for the whole session."""
+    """Debian's chromium under Playwright, one for each test module that asks for it."""
     if not CHROMIUM.exists():
         pytest.skip(
             f"expected Debian's chromium at {CHROMIUM}; it is missing; "
