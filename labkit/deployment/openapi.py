@@ -97,7 +97,9 @@ def operation(
     """
     unknown = sorted(set(errors) - set(ERRORS))
     if unknown:
-        raise ValueError(f"expected error statuses among {sorted(ERRORS)}; got {unknown}; fix: add them to ERRORS first")
+        raise ValueError(
+            f"expected error statuses among {sorted(ERRORS)}; got {unknown}; fix: add them to ERRORS first"
+        )
     success: dict[str, Any] = {
         "description": _ANSWERS[answer],
         "content": {"application/json": {"schema": _ref("schemas", answer)}},
@@ -165,45 +167,11 @@ def components(schema: Schema, *, max_rows: int) -> dict[str, Any]:
                 "description": "The model's columns in training order. The service also takes them in another "
                 "order, and extra columns, which it ignores and names in X-Labkit-Ignored-Columns.",
             },
-            "data": {"type": "array", "items": row, **batch, "description": "One row per record, one value per column."},
+            "data": {"type": "array", "items": row, **batch, "description": "One row per record."},
             "index": {"description": "Row labels, as pandas writes them; accepted and ignored."},
         },
     }
     example = example_record(schema)
-    error = {
-        "type": "object",
-        "required": ["error_code", "message", "detail"],
-        "properties": {
-            "error_code": {"type": "string", "description": "A stable code to branch on, such as BAD_REQUEST."},
-            "message": {"type": "string", "description": "What was expected, what arrived, and how to fix it."},
-            "detail": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["loc", "msg"],
-                    "properties": {
-                        "loc": {
-                            "type": "array",
-                            "items": {"type": ["string", "integer"]},
-                            "description": 'Where: "body", then the record\'s index and the column, when known.',
-                        },
-                        "msg": {"type": "string"},
-                    },
-                },
-            },
-        },
-    }
-    column = {
-        "type": "object",
-        "required": ["name", "kind", "dtype", "nullable", "categories"],
-        "properties": {
-            "name": {"type": "string"},
-            "kind": {"enum": ["float", "integer", "boolean", "string", "datetime"]},
-            "dtype": {"type": "string"},
-            "nullable": {"type": "boolean"},
-            "categories": {"type": ["array", "null"], "items": {"type": "string"}},
-        },
-    }
     return {
         "schemas": {
             "Record": record_schema,
@@ -220,54 +188,8 @@ def components(schema: Schema, *, max_rows: int) -> dict[str, Any]:
                 "required": ["dataframe_split"],
                 "properties": {"dataframe_split": split, "dataframe_records": False},
             },
-            "Predictions": {
-                "type": "object",
-                "required": ["predictions", "model_version", "request_ids"],
-                "properties": {
-                    "predictions": {"type": "array", "description": "One per record, in order."},
-                    "model_version": {"type": "integer"},
-                    "request_ids": {"type": "array", "items": {"type": "string"}},
-                    "classes": {"type": "array", "description": "Classifiers only: the classes, in probability order."},
-                    "probabilities": {
-                        "type": "array",
-                        "items": {"type": "array", "items": {"type": "number"}},
-                        "description": "Classifiers only: one row per record, one probability per class.",
-                    },
-                    "ignored_columns": {
-                        "type": "array",
-                        "items": {"type": "string"},
-                        "description": "Only when records carried columns the model does not use.",
-                    },
-                },
-            },
-            "MlflowPredictions": {
-                "type": "object",
-                "required": ["predictions"],
-                "properties": {"predictions": {"type": "array"}},
-            },
-            "Health": {
-                "type": "object",
-                "required": ["status", "model", "model_version"],
-                "properties": {"status": {"const": "ok"}, "model": {"type": "string"}, "model_version": {"type": "integer"}},
-            },
-            "ModelInfo": {
-                "type": "object",
-                "required": ["name", "version", "alias", "model_class", "schema", "target", "metrics"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "version": {"type": "integer"},
-                    "alias": {"type": ["string", "null"]},
-                    "model_class": {"type": "string"},
-                    "schema": {
-                        "type": "object",
-                        "required": ["columns"],
-                        "properties": {"columns": {"type": "array", "items": column}},
-                    },
-                    "target": {"type": ["object", "null"]},
-                    "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
-                },
-            },
-            "Error": error,
+            **_answer_schemas(),
+            "Error": _error_schema(),
         },
         "responses": {name: _error_response(status, text) for status, (name, text) in ERRORS.items()},
         "examples": {
@@ -312,6 +234,105 @@ def _example_value(column: Column) -> Any:
         return column.categories[0] if column.categories else None
     typical = {"float": 0.0, "integer": 0, "boolean": False, "string": "text", "datetime": "2014-03-01T00:00:00Z"}
     return typical[column.kind]
+
+
+def _answer_schemas() -> dict[str, Any]:
+    """The success answers' schemas, as the handlers in the service write them."""
+    return {
+        "Predictions": {
+            "type": "object",
+            "required": ["predictions", "model_version", "request_ids"],
+            "properties": {
+                "predictions": {"type": "array", "description": "One per record, in order."},
+                "model_version": {"type": "integer"},
+                "request_ids": {"type": "array", "items": {"type": "string"}},
+                "classes": {"type": "array", "description": "Classifiers only: the classes, in probability order."},
+                "probabilities": {
+                    "type": "array",
+                    "items": {"type": "array", "items": {"type": "number"}},
+                    "description": "Classifiers only: one row per record, one probability per class.",
+                },
+                "ignored_columns": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Only when records carried columns the model does not use.",
+                },
+            },
+        },
+        "MlflowPredictions": {
+            "type": "object",
+            "required": ["predictions"],
+            "properties": {"predictions": {"type": "array"}},
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status", "model", "model_version"],
+            "properties": {
+                "status": {"const": "ok"},
+                "model": {"type": "string"},
+                "model_version": {"type": "integer"},
+            },
+        },
+        "ModelInfo": {
+            "type": "object",
+            "required": ["name", "version", "alias", "model_class", "schema", "target", "metrics"],
+            "properties": {
+                "name": {"type": "string"},
+                "version": {"type": "integer"},
+                "alias": {"type": ["string", "null"]},
+                "model_class": {"type": "string"},
+                "schema": {
+                    "type": "object",
+                    "required": ["columns"],
+                    "properties": {"columns": {"type": "array", "items": _column_schema()}},
+                },
+                "target": {"type": ["object", "null"]},
+                "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+            },
+        },
+    }
+
+
+def _error_schema() -> dict[str, Any]:
+    """The one body of every error: see ``_error_response`` in :mod:`labkit.deployment.service`."""
+    return {
+        "type": "object",
+        "required": ["error_code", "message", "detail"],
+        "properties": {
+            "error_code": {"type": "string", "description": "A stable code to branch on, such as BAD_REQUEST."},
+            "message": {"type": "string", "description": "What was expected, what arrived, and how to fix it."},
+            "detail": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["loc", "msg"],
+                    "properties": {
+                        "loc": {
+                            "type": "array",
+                            "items": {"type": ["string", "integer"]},
+                            "description": 'Where: "body", then the record\'s index and the column, when known.',
+                        },
+                        "msg": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+
+
+def _column_schema() -> dict[str, Any]:
+    """One column of a stored :class:`~labkit.schema.Schema`, as ``/model`` shows it."""
+    return {
+        "type": "object",
+        "required": ["name", "kind", "dtype", "nullable", "categories"],
+        "properties": {
+            "name": {"type": "string"},
+            "kind": {"enum": ["float", "integer", "boolean", "string", "datetime"]},
+            "dtype": {"type": "string"},
+            "nullable": {"type": "boolean"},
+            "categories": {"type": ["array", "null"], "items": {"type": "string"}},
+        },
+    }
 
 
 def _error_response(status: int, text: str) -> dict[str, Any]:

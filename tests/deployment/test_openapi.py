@@ -11,11 +11,13 @@ every check schemathesis has.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import hypothesis
 import orjson
+import pandas as pd
 import pytest
 import schemathesis
 from jsonschema import Draft202012Validator
@@ -23,6 +25,7 @@ from schemathesis import GenerationMode
 
 import labkit as lk
 from labkit.data import FEATURES
+from labkit.deployment.openapi import example_record, operation
 
 MAX_ROWS = 20  # small, so a batch just over the limit is cheap to send
 TOKEN = "s3cret"
@@ -259,6 +262,36 @@ def test_the_answers_match_their_documented_schemas(open_deployment, spec):
         assert response.status_code == 200
         assert list(validator(spec, name).iter_errors(response.json())) == [], name
     assert answers["Predictions"].json()["ignored_columns"] == ["station"]
+
+
+def test_the_example_record_is_accepted_for_columns_of_every_kind():
+    X = pd.DataFrame(
+        {
+            "wind": [1.5, None],
+            "days": [1, 2],
+            "dry": [True, False],
+            "weather": ["sun", "rain"],
+            "note": [f"note {i}" for i in range(2)],
+            "level": pd.Categorical(["lo", "hi"]),
+            "date": pd.to_datetime(["2013-01-01", "2013-01-02"]),
+        }
+    )
+    schema = lk.Schema.infer(X)
+    schema = lk.Schema(columns=[*schema.columns[:4], replace(schema.columns[4], categories=None), *schema.columns[5:]])
+
+    example = example_record(schema)
+    frame, ignored = schema.frame_from_records([example])
+
+    assert list(example) == list(X.columns)
+    assert example["weather"] == "rain" and example["level"] == "hi"  # a category the model knows
+    documented = Draft202012Validator(schema.json_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    assert documented.is_valid(example)
+    assert ignored == [] and len(frame) == 1
+
+
+def test_an_operation_can_only_list_errors_the_service_documents():
+    with pytest.raises(ValueError, match=r"expected error statuses among \[400, .*\]; got \[500\]; fix: add them"):
+        operation(answer="Health", errors=[500])
 
 
 # schemathesis: everything the document allows is answered, everything it forbids refused
