@@ -44,6 +44,8 @@ MAX_PROBLEMS = 20
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _FLOAT_MAX = float(np.finfo(np.float64).max)
 
+_JSON_TYPES = {"float": "number", "integer": "integer", "boolean": "boolean", "string": "string", "datetime": "string"}
+
 _KIND_HINT = {
     "float": "a JSON number",
     "integer": "a whole JSON number",
@@ -190,15 +192,33 @@ class Schema:
         return cls(columns=columns)
 
     def json_schema(self) -> dict[str, Any]:
-        """A JSON Schema of one record, for the service's OpenAPI page."""
-        types = {"float": "number", "integer": "integer", "boolean": "boolean", "string": "string", "datetime": "string"}
+        """A JSON Schema of one record: what :meth:`frame_from_records` accepts, for the OpenAPI page.
+
+        Every column is required; a column without missing values in training refuses
+        null; a column with categories allows only those; integers must fit the int64
+        the model was trained on. Columns the model does not use are allowed (and ignored).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> schema = Schema.infer(pd.DataFrame({"wind": [1.5, None], "weather": ["sun", "rain"]}))
+        >>> schema.json_schema()["properties"]
+        {'wind': {'type': ['number', 'null']}, 'weather': {'type': 'string', 'enum': ['rain', 'sun']}}
+        >>> schema.json_schema()["required"]
+        ['wind', 'weather']
+        """
         properties: dict[str, Any] = {}
         for column in self._columns:
-            prop: dict[str, Any] = {"type": [types[column.kind], "null"] if column.nullable else types[column.kind]}
+            base = _JSON_TYPES[column.kind]
+            prop: dict[str, Any] = {"type": [base, "null"] if column.nullable else base}
             if column.categories is not None:
                 prop["enum"] = list(column.categories) + ([None] if column.nullable else [])
+            if column.kind == "integer":
+                prop.update(minimum=_INT64_MIN, maximum=_INT64_MAX)
             if column.kind == "datetime":
-                prop["description"] = "an ISO 8601 date or date-time"
+                # "format" applies to strings only, so a nullable column still takes null.
+                prop["anyOf"] = [{"format": "date"}, {"format": "date-time"}]
+                prop["description"] = "an ISO 8601 date (2014-03-01) or date-time (2014-03-01T10:00:00Z)"
             properties[column.name] = prop
         return {"type": "object", "properties": properties, "required": list(self.names)}
 

@@ -1,8 +1,15 @@
-"""Shared fixtures: the running example's model, trained once, and a registry holding it."""
+"""Shared fixtures: the running example's model, trained once, a registry holding it, and a browser.
+
+The browser is Debian's chromium driven by Playwright (see shared/BROWSER-TESTS.md),
+launched once per test module that uses it; where chromium is missing, the tests that
+need it skip and say why.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -43,3 +50,61 @@ def weather_registry(tmp_path: Path, weather_split, weather_model) -> lk.Registr
     registry.register(weather_model, name="weather", X=train[list(lk.data.FEATURES)], y=train["rain_tomorrow"])
     registry.promote("weather", version=1, alias="champion")
     return registry
+
+
+@pytest.fixture(scope="session")
+def champion_registry(
+    tmp_path_factory: pytest.TempPathFactory, weather_split, weather_model: Pipeline
+) -> lk.Registry:
+    """The model as version 1, the champion, in a registry shared by the session: never change it."""
+    train, _ = weather_split
+    registry = lk.Registry(tmp_path_factory.mktemp("champion-registry"))
+    registry.register(weather_model, name="weather", X=train[list(lk.data.FEATURES)], y=train["rain_tomorrow"])
+    registry.promote("weather", version=1, alias="champion")
+    return registry
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Screenshots and other files a person may want to look at after a run; gitignored.
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+# Module scope, not session: while Playwright's sync API is running, its event loop
+# counts as the thread's running loop, so asyncio.run() (and jupyter_client, which
+# nbval uses) would fail in every later test. One browser per test module is the most
+# that can be shared without breaking the tests that come after.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium under Playwright, one for each test module that asks for it."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"expected Debian's chromium at {CHROMIUM}; it is missing; "
+            "fix: apt-get install -y chromium (.ci/run does; never `playwright install`)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # --no-sandbox because tests run as root; the other two keep headless chromium
+        # off the GPU and off a /dev/shm that containers make small.
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page in its own context (no cookies or storage shared with other tests)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """The folder for screenshots a test leaves for people to look at (gitignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -19,6 +19,7 @@ CONDA_NAMES = {
     "uvicorn[standard]": "uvicorn-standard",
     # conda-forge's "fastapi" is fastapi[standard]; plain fastapi is "fastapi-core".
     "fastapi": "fastapi-core",
+    "playwright": "playwright-python",
 }
 
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from jsonschema import Draft202012Validator
 
 from labkit.errors import SchemaError
 from labkit.schema import MAX_CATEGORIES, MAX_PROBLEMS, Column, Problem, Schema, json_text, json_type
@@ -344,20 +345,68 @@ def test_to_dict_from_dict_round_trip(schema):
 def test_json_schema(schema):
     described = schema.json_schema()
     properties = described["properties"]
+    int64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
+    date = {
+        "anyOf": [{"format": "date"}, {"format": "date-time"}],
+        "description": "an ISO 8601 date (2014-03-01) or date-time (2014-03-01T10:00:00Z)",
+    }
 
     assert described["type"] == "object"
     assert described["required"] == list(schema.names)
     assert properties["wind"] == {"type": "number"}
-    assert properties["days"] == {"type": "integer"}
+    assert properties["days"] == {"type": "integer", **int64}
     assert properties["dry"] == {"type": "boolean"}
     assert properties["weather"] == {"type": "string", "enum": ["rain", "sun"]}
     assert properties["level"] == {"type": "string", "enum": ["hi", "lo"]}
-    assert properties["date"] == {"type": "string", "description": "an ISO 8601 date or date-time"}
+    assert properties["date"] == {"type": "string", **date}
     assert properties["wind_or_none"] == {"type": ["number", "null"]}
-    assert properties["days_or_none"] == {"type": ["integer", "null"]}
+    assert properties["days_or_none"] == {"type": ["integer", "null"], **int64}
     assert properties["dry_or_none"] == {"type": ["boolean", "null"]}
-    assert properties["date_or_none"] == {"type": ["string", "null"], "description": "an ISO 8601 date or date-time"}
+    assert properties["date_or_none"] == {"type": ["string", "null"], **date}
     json.dumps(described)
+
+
+# Values of every JSON type, and the edges the checks care about: whole and fractional
+# numbers, the ends of int64, known and unknown categories, dates and non-dates.
+JSON_VALUES = [
+    None, True, False, 0, 7, -3, 2.0, 1.5, -0.25, 1e300,
+    2**63 - 1, 2**63, -(2**63), -(2**63) - 1,
+    "sun", "rain", "fog", "hi", "lo", "hail", "", "2014-03-01", "2014-03-01T10:00:00Z", "2014", "yesterday",
+    [1], {"a": 1},
+]
+
+
+@pytest.mark.parametrize("name", list(training_frame().columns))
+def test_json_schema_admits_what_frame_from_records_accepts(schema, name):
+    # The service's OpenAPI document is built from json_schema(): a client that trusts
+    # it must never be refused, and the document must refuse what the service refuses.
+    validator = Draft202012Validator(schema.json_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    lenient = schema.columns[schema.names.index(name)].kind == "datetime"
+    disagreements = []
+
+    for value in JSON_VALUES:
+        candidate = record(**{name: value})
+        documented = validator.is_valid(candidate)
+        try:
+            schema.frame_from_records([candidate])
+            accepted = True
+        except SchemaError:
+            accepted = False
+        # The service reads more ISO 8601 forms ("2014") than the document promises.
+        if documented != accepted and not (lenient and accepted):
+            disagreements.append((value, f"document {'allows' if documented else 'refuses'}",
+                                  f"service {'accepts' if accepted else 'refuses'}"))
+
+    assert disagreements == []
+
+
+def test_json_schema_requires_every_column_and_allows_extra_ones(schema):
+    validator = Draft202012Validator(schema.json_schema())
+    without_wind = {key: value for key, value in record().items() if key != "wind"}
+
+    assert not validator.is_valid(without_wind)
+    assert validator.is_valid(record(station="SEA"))
+    assert schema.frame_from_records([record(station="SEA")])[1] == ["station"]
 
 
 def test_json_schema_enum_of_a_nullable_category_admits_null(schema):

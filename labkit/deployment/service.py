@@ -11,6 +11,10 @@ Endpoints:
 - ``GET /health``, ``GET /model`` (name, version, alias, schema, training profile, and
   the card for end users as Markdown) and ``GET /docs``.
 
+``/openapi.json`` states this contract for other systems, built by
+:mod:`labkit.deployment.openapi` from the served version's schema; ``/docs`` renders it
+with the Swagger UI that the fastapi-offline package ships, so the page works offline.
+
 Every request body is checked against the version's schema before the model sees it.
 Bad input gets a 4xx whose JSON names the problem (``error_code``, ``message`` and a
 ``detail`` list with the record and column of each problem); no input gets a 5xx.
@@ -37,15 +41,15 @@ import numpy as np
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from swagger_ui_bundle import swagger_ui_path
 
 from labkit.card import user_card
 from labkit.errors import SchemaError
+from labkit.deployment.openapi import components, operation
 from labkit.deployment.predictor import Predictor
 from labkit.registry import ModelVersion, Registry
 from labkit.schema import Problem, Schema, json_text, json_type
@@ -171,20 +175,26 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         app.state.served = _Served(entry, settings.alias, schema, Predictor(model, assume_finite=finite))
         yield
 
-    # FastAPI's own /docs page loads Swagger UI from a CDN; labkit works offline, so the
-    # page is served from the copy that the swagger-ui-bundle package ships.
-    app = FastAPI(
+    # FastAPI's own /docs page loads Swagger UI from a CDN; labkit works offline, so
+    # FastAPIOffline serves the copy the fastapi-offline package ships (a Swagger UI 5,
+    # which renders the OpenAPI 3.1 that FastAPI writes).
+    app = FastAPIOffline(
         title=f"labkit: {settings.name}",
-        description="A registered model served by labkit. Send records to /predict; see /model for the schema.",
+        description=(
+            "A registered model served by labkit. Send records to /predict; see /model for the schema. "
+            "Every error has the same JSON body (error_code, message, detail). Besides the errors listed "
+            "with each operation, any other path answers 404 and any other method on these paths 405."
+        ),
         lifespan=lifespan,
-        docs_url=None,
+        docs_url="/docs",
         redoc_url=None,
     )
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.state.settings = settings
     # Without a token there is nothing to check: no dependency to resolve per request,
     # and /docs shows no Authorize button that would do nothing.
     secured = [Depends(_require_token)] if settings.token is not None else []
+    unauthorized = [401] if settings.token is not None else []
+    body_errors = [400, *unauthorized, 413, 415, 422]
 
     @app.exception_handler(_BadRequest)
     async def _refuse(request: Request, error: _BadRequest) -> Response:
@@ -212,22 +222,17 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             )
         return _error_response(error.status_code, "BAD_REQUEST", str(error.detail), [], headers=error.headers)
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> Response:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title}: API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
-        )
-
-    @app.get("/health", summary="Is the service up and its model loaded?")
+    @app.get("/health", summary="Is the service up and its model loaded?", openapi_extra=operation(answer="Health"))
     async def health(request: Request) -> Response:
         served: _Served = request.app.state.served
         return _json({"status": "ok", "model": served.entry.name, "model_version": served.entry.version})
 
-    @app.get("/model", dependencies=secured, summary="Which model version is served, and its input schema")
+    @app.get(
+        "/model",
+        dependencies=secured,
+        summary="Which model version is served, and its input schema",
+        openapi_extra=operation(answer="ModelInfo", errors=unauthorized),
+    )
     async def model_info(request: Request) -> Response:
         served: _Served = request.app.state.served
         meta = served.entry.meta
@@ -249,7 +254,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         "/predict",
         dependencies=secured,
         summary="Predict for a batch of records",
-        openapi_extra=_body_doc('{"records": [{"column": value, ...}, ...]}', "records"),
+        openapi_extra=operation(
+            request="PredictRequest", answer="Predictions", errors=body_errors, examples=["PredictRecords"]
+        ),
     )
     async def predict(request: Request) -> Response:
         served: _Served = request.app.state.served
@@ -281,7 +288,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         "/invocations",
         dependencies=secured,
         summary="Predict with MLflow's scoring protocol",
-        openapi_extra=_body_doc('{"dataframe_split": {"columns": [...], "data": [[...], ...]}}', "dataframe_records"),
+        openapi_extra=operation(
+            request="InvocationsRequest",
+            answer="MlflowPredictions",
+            errors=body_errors,
+            examples=["DataframeRecords", "DataframeSplit"],
+        ),
     )
     async def invocations(request: Request) -> Response:
         served: _Served = request.app.state.served
@@ -295,26 +307,22 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         return _json({"predictions": out["predictions"]}, headers=headers)
 
     def openapi() -> dict[str, Any]:
-        # The record schema is known only once the model is loaded, so the page is built
-        # on first request (after the lifespan) and names the real columns.
-        if app.openapi_schema is None:
-            from fastapi.openapi.utils import get_openapi
-
-            spec = get_openapi(title=app.title, version="1", description=app.description, routes=app.routes)
-            served: _Served | None = getattr(app.state, "served", None)
-            if served is not None:
-                spec.setdefault("components", {}).setdefault("schemas", {})["Record"] = served.schema.json_schema()
-            app.openapi_schema = spec
-        return app.openapi_schema
+        # The record schema is known only once the model is loaded, so the document is
+        # built on first request (after the lifespan) and names the real columns.
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = get_openapi(title=app.title, version="1", description=app.description, routes=app.routes)
+        served: _Served | None = getattr(app.state, "served", None)
+        if served is None:
+            return spec  # not kept: without the model its references lead nowhere
+        parts = spec.setdefault("components", {})
+        for section, entries in components(served.schema, max_rows=settings.max_rows).items():
+            parts.setdefault(section, {}).update(entries)
+        app.openapi_schema = spec
+        return spec
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-
-
-def _body_doc(example: str, key: str) -> dict[str, Any]:
-    record = {"$ref": "#/components/schemas/Record"}
-    schema = {"type": "object", "properties": {key: {"type": "array", "items": record}}, "description": example}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

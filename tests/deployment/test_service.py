@@ -719,19 +719,6 @@ def test_docs_page_loads_nothing_from_the_internet(client: httpx.Client):
     assert re.findall(r"""(?:src|href)=["']?(https?://[^"' >]+)""", page) == []
 
 
-def test_openapi_describes_the_record_columns(client: httpx.Client):
-    spec = send(client, "GET", "/openapi.json").json()
-
-    record_schema = spec["components"]["schemas"]["Record"]
-    assert list(record_schema["properties"]) == list(FEATURES)
-    assert record_schema["required"] == list(FEATURES)
-    assert all(record_schema["properties"][name]["type"] == "number" for name in NUMERIC)
-    assert record_schema["properties"]["weather"] == {"type": "string", "enum": CATEGORIES}
-    body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body["properties"]["records"]["items"] == {"$ref": "#/components/schemas/Record"}
-    assert {"/predict", "/invocations", "/health", "/model"} <= set(spec["paths"])
-
-
 def test_deployment_predict_returns_a_frame_indexed_like_the_input(
     deployment: lk.Deployment, weather_model: Pipeline, rows: pd.DataFrame
 ):
