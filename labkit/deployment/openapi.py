@@ -275,7 +275,10 @@ def _answer_schemas() -> dict[str, Any]:
         },
         "ModelInfo": {
             "type": "object",
-            "required": ["name", "version", "alias", "model_class", "schema", "target", "metrics"],
+            "required": [
+                "name", "version", "alias", "model_class", "schema", "target", "metrics", "max_rows", "profile",
+                "user_card",
+            ],
             "properties": {
                 "name": {"type": "string"},
                 "version": {"type": "integer"},
@@ -288,6 +291,13 @@ def _answer_schemas() -> dict[str, Any]:
                 },
                 "target": {"type": ["object", "null"]},
                 "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+                "max_rows": {"type": "integer", "minimum": 1, "description": "The most records one request may carry."},
+                "profile": {
+                    "type": ["object", "null"],
+                    "description": "Per column, what training saw (range, quantiles, category counts); "
+                    "null for versions registered before profiles were recorded.",
+                },
+                "user_card": {"type": "string", "description": "The model card for end users, in Markdown."},
             },
         },
     }
