@@ -78,7 +78,7 @@ class PredictForm:
         self.controls = {
             column["name"]: _control(column, profile, starts[column["name"]]) for column in self.info["schema"]["columns"]
         }
-        self.predict_button = widgets.Button(description="Predict", button_style="primary", icon="question")
+        self.predict_button = widgets.Button(description="Predict", button_style="primary")  # no icon: Voila links its icon font from a CDN, absent offline
         self.answer = widgets.Label(value="")
         self.warnings = widgets.HTML(value="")
         self.error = widgets.HTML(value="")

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import pandas as pd
 import pytest
 
+import labkit as lk
 from labkit.cli import main
 from labkit.integration.webapp import serve_app
 
@@ -36,3 +48,79 @@ def test_url_and_registry_exclude_each_other(weather_registry, capsys):
     assert "not allowed with argument" in capsys.readouterr().err
     with pytest.raises(ValueError, match="expected either url= .* or registry= and name="):
         serve_app()
+
+
+# In a real browser ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(champion_registry) -> Iterator[str]:
+    """`labkit app` deploying the champion and serving the form, as a user would start it."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labkit", "app", "--registry", str(champion_registry.root), "--model", "weather",
+         "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read()
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.3)
+    else:
+        raise AssertionError(f"labkit app did not answer at {url}")
+    yield url
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl+C, as a user stops it
+    try:
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_the_app_answers_a_filled_in_form_in_a_browser(app, page, artifacts, champion_registry, weather_model):
+    from playwright.sync_api import expect
+
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(app)
+    predict = page.get_by_role("button", name="Predict")
+    expect(predict).to_be_visible(timeout=90_000)  # Voilà runs the notebook before it shows the form
+
+    page.locator(".widget-text:has(label:has-text('temp_max')) input").fill("45")
+    page.locator(".widget-dropdown:has(label:has-text('weather')) select").select_option("sun")
+    predict.click()
+    answer = page.locator(".widget-label").filter(has_text="rain tomorrow")
+    expect(answer).to_be_visible(timeout=30_000)
+    screenshot = artifacts / "app-predict.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    print(f"screenshot of labkit app after Predict: {screenshot}")
+
+    # The answer is the model's, for the record the form sent: its start values with our two changes.
+    info = {"schema": champion_registry.get("weather").meta["schema"], "profile": champion_registry.get("weather").profile}
+    record = lk.form.record_from_values(info, {**lk.form.start_values(info), "temp_max": 45.0, "weather": "sun"})
+    row = pd.DataFrame([record])
+    expected = lk.form.answer_text(
+        champion_registry.get("weather").meta["target"],
+        {"prediction": weather_model.predict(row)[0], **{f"proba_{c}": p for c, p in zip(weather_model.classes_, weather_model.predict_proba(row)[0])}},
+    )
+    assert answer.inner_text().strip() == expected
+    assert "never seen" in page.inner_text("body")  # 45 °C is outside 2012: a warning, not a refusal
+    assert "Error displaying widget" not in page.inner_text("body")
+    assert "Traceback" not in page.inner_text("body")
+    # Voilà's template links Font Awesome from a CDN; the page works without it (offline here),
+    # and it is the only thing asked of another host.
+    elsewhere = {urlsplit(url).netloc for url in requested} - {urlsplit(app).netloc}
+    assert elsewhere <= {"cdn.jsdelivr.net"}
+    assert all("fontawesome" in url for url in requested if urlsplit(url).netloc == "cdn.jsdelivr.net")
