@@ -6,6 +6,7 @@ from labkit import data, doctor, errors, trust, widgets
 from labkit.clock import SimulatedClock
 from labkit.deployment import Deployment, ModelClient, deploy
 from labkit.errors import LabkitError
+from labkit.integration import score_file
 from labkit.registry import ModelVersion, Registry
 from labkit.schema import Schema
 from labkit.workspace import workspace
@@ -24,6 +25,7 @@ __all__ = [
     "deploy",
     "doctor",
     "errors",
+    "score_file",
     "trust",
     "widgets",
     "workspace",
