@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -185,6 +187,34 @@ def test_a_run_killed_twice_then_finished_writes_the_bytes_of_a_run_never_stoppe
     assert output.read_bytes() == reference.output
     assert output.with_suffix(".errors.csv").read_bytes() == reference.errors
     assert _progress(output)["complete"]
+
+
+def test_a_service_lost_mid_file_stops_the_job_and_a_rerun_on_another_finishes_it(tmp_path, big, registry, service, reference):
+    output = tmp_path / "scored.csv"
+    doomed = lk.deploy(registry, "weather", version=1)
+    process = subprocess.Popen(
+        _score_command(big, output, "--url", doomed.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if output.exists() and output.stat().st_size > len(reference.output) // 10:
+                os.kill(doomed.pid, signal.SIGKILL)  # the service crashes: no goodbye, connections reset
+                break
+            time.sleep(0.002)
+        _, err = process.communicate(timeout=120)
+    finally:
+        doomed.stop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 2, err
+    assert err.startswith(f"labkit score: cannot reach the model service at {doomed.url}") and "Traceback" not in err
+    assert "the job keeps the" in err and "run the same command again to continue" in err
+    assert main(["score", str(big.path), str(output), "--url", service.url, "--no-progress"]) == 1
+    assert output.read_bytes() == reference.output
+    assert output.with_suffix(".errors.csv").read_bytes() == reference.errors
 
 
 def test_bytes_written_after_the_last_commit_are_cut_off_and_written_again(tmp_path, big, registry, reference, interrupted):
