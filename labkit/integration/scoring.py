@@ -56,7 +56,6 @@ import csv
 import gc
 import hashlib
 import io
-import json
 import os
 import time
 from collections import deque
@@ -460,6 +459,7 @@ class _Chunk:
     """Records as read: each one's bytes (without its line break) and first line number."""
 
     records: list[bytes]
+    text: bytes | None  # the records joined by line breaks, when that is what was read
     lines: list[int]
     widths: np.ndarray  # fields in each record
     unclosed: bool  # the last record opens a quoted field that never closes
@@ -506,9 +506,8 @@ def _read_chunk(reader: IO[bytes], max_lines: int, first_line: int) -> _Chunk | 
     if quoted or b"\r" in block:
         records = [block[start:end] for start, end in zip(starts.tolist(), ends.tolist())]
         records = [record[:-1] if record.endswith(b"\r") else record for record in records]
-    else:
-        records = block.split(b"\n")[:-1]
-    return _Chunk(records, numbers.tolist(), widths, unclosed, size, len(breaks))
+        return _Chunk(records, None, numbers.tolist(), widths, unclosed, size, len(breaks))
+    return _Chunk(block.split(b"\n")[:-1], block, numbers.tolist(), widths, unclosed, size, len(breaks))
 
 
 def _record_ends(block: bytes, quoted: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
@@ -554,8 +553,9 @@ def _check(chunk: _Chunk, layout: _Layout) -> _Checked:
             'fix: close the quoted field, and write a quote inside one as two ("")'
         )
     candidates = list(range(len(records)))
+    text = chunk.text if chunk.text is not None else b"\n".join(records) + b"\n"
     try:
-        b"\n".join(records).decode("utf-8")
+        text.decode("utf-8")
     except UnicodeDecodeError:
         for position, text in enumerate(records):
             try:
@@ -566,10 +566,11 @@ def _check(chunk: _Chunk, layout: _Layout) -> _Checked:
                 )
     if refused:
         candidates = [i for i in candidates if i not in refused]
-    texts = [records[i] for i in candidates] if refused else records
+    if refused:
+        text = b"".join(records[i] + b"\n" for i in candidates)
     frame, passed, problems = None, [], {}
-    if texts:
-        frame, passed, problems = _checked_frame(layout.schema, _values(texts, layout), len(texts))
+    if candidates:
+        frame, passed, problems = _checked_frame(layout.schema, _values(text, layout), len(candidates))
     refused.update((candidates[i], reason) for i, reason in problems.items())
     return _Checked(
         records=records,
@@ -582,13 +583,13 @@ def _check(chunk: _Chunk, layout: _Layout) -> _Checked:
     )
 
 
-def _values(texts: list[bytes], layout: _Layout) -> dict[str, list[Any]]:
-    """The model's columns as lists of JSON-like values: what a service's request would carry."""
+def _values(data: bytes, layout: _Layout) -> dict[str, list[Any]]:
+    """The model's columns in ``data`` (records, each ending with a line break) as lists of
+    JSON-like values: what a service's request would carry."""
     options: dict[str, Any] = {
         "header": None, "usecols": list(layout.positions), "keep_default_na": False, "na_values": [""],
         "skip_blank_lines": False, "encoding": "utf-8",
     }
-    data = b"\n".join(texts) + b"\n"
     dtypes = {
         position: _FAST_DTYPES.get(column.kind, object) for position, column in zip(layout.positions, layout.schema.columns)
     }
@@ -726,7 +727,7 @@ class _Job:
             job._save()
             return job
         try:
-            state = json.loads(path.read_bytes())
+            state = orjson.loads(path.read_bytes())
             if not isinstance(state, dict) or state.get("format") != _PROGRESS_FORMAT:
                 raise ValueError(f"format {state.get('format') if isinstance(state, dict) else None!r}")
         except (ValueError, OSError) as error:
@@ -870,7 +871,7 @@ class _Job:
         return b""
 
     def _record(self) -> bytes:
-        return json.dumps(self._state, indent=2).encode() + b"\n"
+        return orjson.dumps(self._state, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 
     def _save(self) -> None:
         write_atomic(self._path, self._record())
