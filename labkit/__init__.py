@@ -6,6 +6,7 @@ from labkit import data, doctor, errors, integration, trust, widgets
 from labkit.clock import SimulatedClock
 from labkit.deployment import Deployment, ModelClient, deploy
 from labkit.errors import LabkitError
+from labkit.integration import score_file
 from labkit.registry import ModelVersion, Registry
 from labkit.schema import Schema
 from labkit.workspace import workspace
@@ -25,6 +26,7 @@ __all__ = [
     "doctor",
     "errors",
     "integration",
+    "score_file",
     "trust",
     "widgets",
     "workspace",

@@ -1,8 +1,9 @@
 """The ``labkit`` command: parses arguments and hands them to the API.
 
-``labkit serve`` runs a model service in the foreground, ``labkit app`` serves a prediction
-form to end users, ``labkit lab`` opens JupyterLab on the course notebooks, and
-``labkit doctor`` checks the installed stack.
+``labkit serve`` runs a model service in the foreground, ``labkit score`` scores a CSV
+file (through a service or in process, resumable), ``labkit app`` serves a prediction form
+to end users, ``labkit lab`` opens JupyterLab on the course notebooks, and ``labkit doctor``
+checks the installed stack.
 """
 
 from __future__ import annotations
@@ -56,6 +57,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port-file", help=argparse.SUPPRESS)
     serve.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
+
+    score = commands.add_parser(
+        "score", help="score every row of a CSV file, through a service or in process; rerun to resume",
+        description="Score every row of INPUT with a model and write OUTPUT: the input's columns, then prediction, "
+        "proba_<class> and model_version. Refused rows go to the errors file. If a run is interrupted, the same "
+        "command continues where it stopped. Exit status: 0 all rows scored, 1 some refused, 2 usage error.",
+    )
+    score.add_argument("input", metavar="INPUT", help="the CSV file to score, with a header line")
+    score.add_argument("output", metavar="OUTPUT", help="the CSV file to write (it must not exist, unless a run of this job wrote it)")
+    where = score.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="score through the model service at this URL")
+    where.add_argument("--registry", help="or score in this process with a model from this registry folder")
+    score.add_argument("--token", default=None, help="the service's token, with --url (or set LABKIT_TOKEN)")
+    score.add_argument("--model", help="the registered model's name, with --registry")
+    version = score.add_mutually_exclusive_group()
+    version.add_argument("--alias", help="with --registry: the version this alias points at (default: champion)")
+    version.add_argument("--version", type=int, help="with --registry: this version number")
+    score.add_argument("--chunk-size", type=_positive, default=10_000, help="lines per chunk (default: 10000)")
+    score.add_argument("--errors", default=None, help="where refused rows go (default: OUTPUT with suffix .errors.csv)")
+    score.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    score.set_defaults(run=_score)
 
     lab = commands.add_parser("lab", help="open JupyterLab on the course notebooks")
     lab.add_argument("--notebooks", default=None, help="the notebooks folder (default: the kit's notebooks/)")
@@ -152,6 +174,51 @@ def _app(arguments: argparse.Namespace) -> int:
     except LabkitError as error:
         print(f"labkit app: {error}", file=sys.stderr)
         return 1
+def _score(arguments: argparse.Namespace) -> int:
+    from labkit.deployment.client import ModelClient
+    from labkit.errors import LabkitError
+    from labkit.integration.scoring import score_file
+    from labkit.registry import Registry
+
+    if arguments.url is not None and (arguments.model or arguments.alias or arguments.version is not None):
+        return _usage("score", "expected no --model, --alias or --version with --url (the service decides what it "
+                      "serves); got some; fix: drop them, or score in process with --registry DIR --model NAME")
+    if arguments.registry is not None and (arguments.model is None or arguments.token is not None):
+        return _usage("score", "expected --model NAME with --registry, and no --token (a token is for a service); "
+                      f"got --model {arguments.model!r}, --token {'set' if arguments.token else 'unset'}; "
+                      "fix: add --model NAME, drop --token")
+    client = None
+    if arguments.url is not None:
+        # A 10,000-row chunk can take seconds on a busy machine: wait for it rather than retry it.
+        token = arguments.token or os.environ.get("LABKIT_TOKEN") or None
+        client = ModelClient(arguments.url, token=token, timeout=120.0)
+    try:
+        model = None
+        if arguments.registry is not None:
+            alias = arguments.alias if arguments.alias is not None or arguments.version is not None else "champion"
+            model = Registry(arguments.registry).get(arguments.model, alias=alias, version=arguments.version)
+        report = score_file(
+            arguments.input, arguments.output, client=client, model=model, chunk_size=arguments.chunk_size,
+            errors=arguments.errors, progress=not arguments.no_progress,
+        )
+    except KeyboardInterrupt:
+        print(
+            "labkit score: interrupted; every chunk written so far is kept; run the same command again to continue",
+            file=sys.stderr,
+        )
+        return 130
+    except (LabkitError, OSError) as error:
+        return _usage("score", str(error))
+    finally:
+        if client is not None:
+            client.close()
+    print(report)
+    return report.exit_status
+
+
+def _usage(command: str, message: str) -> int:
+    print(f"labkit {command}: {message}", file=sys.stderr)
+    return 2
 
 
 def _lab(arguments: argparse.Namespace) -> int:

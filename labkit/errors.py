@@ -30,6 +30,7 @@ __all__ = [
     "DeploymentError",
     "ServiceError",
     "ServiceUnavailableError",
+    "ScoringJobError",
 ]
 
 
@@ -133,3 +134,22 @@ class ServiceUnavailableError(ServiceError, ConnectionError):
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message, status=status)
+
+
+class ScoringJobError(LabkitError, RuntimeError):
+    """A batch scoring job cannot go on without mixing two jobs in one output.
+
+    Raised when an output already holds rows scored from another input, by another model
+    version or with other settings, or holds a file that no scoring job wrote.
+
+    Parameters
+    ----------
+    message
+        The full explanation: what the output holds, what this run would add, how to fix it.
+    progress_file
+        The job's progress file, which records what the output holds.
+    """
+
+    def __init__(self, message: str, *, progress_file: str) -> None:
+        super().__init__(message)
+        self.progress_file = progress_file

@@ -196,10 +196,10 @@ def test_disagreements_are_each_named(pyproject, environment_text):
 def test_a_change_to_pyproject_alone_is_caught(pyproject, environment_text):
     changed = copy.deepcopy(pyproject)
     changed["project"]["optional-dependencies"]["test"].remove("pytest-timeout>=2.3")
-    changed["project"]["dependencies"].append("tqdm>=4.66")
+    changed["project"]["dependencies"].append("rich>=13.0")
 
     assert disagreements(changed, read_environment(environment_text)) == [
-        "missing from environment.yml: tqdm>=4.66 (pyproject.toml has 'tqdm>=4.66')",
+        "missing from environment.yml: rich>=13.0 (pyproject.toml has 'rich>=13.0')",
         "missing from pyproject.toml: 'pytest-timeout>=2.3'",
     ]
 

@@ -13,6 +13,7 @@ from labkit.errors import (
     NotFoundError,
     RegistryError,
     SchemaError,
+    ScoringJobError,
     ServiceError,
     UntrustedModelError,
 )
@@ -30,6 +31,7 @@ from labkit.schema import Problem
         (UntrustedModelError, (RegistryError, ValueError)),
         (DeploymentError, (RuntimeError,)),
         (ServiceError, (RuntimeError,)),
+        (ScoringJobError, (RuntimeError,)),
     ],
 )
 def test_each_error_is_a_labkit_error_and_the_expected_builtin(error, bases):
@@ -86,3 +88,10 @@ def test_errors_are_caught_as_builtins():
         raise NotFoundError("no such version")
     with pytest.raises(ValueError, match="changed"):
         raise IntegrityError("changed")
+
+
+def test_scoring_job_error_carries_the_progress_file():
+    error = ScoringJobError("another version", progress_file="scored.progress.json")
+
+    assert error.progress_file == "scored.progress.json"
+    assert str(error) == "another version"

@@ -142,7 +142,7 @@ class ModelClient:
 
     def _predict_chunk(self, frame: pd.DataFrame, start: int, size: int) -> pd.DataFrame:
         frame = frame.iloc[start : start + size]
-        records = frame.to_dict(orient="records")
+        records = _records(frame)
         try:
             answer = self._request("POST", "/predict", content=orjson.dumps({"records": records}, default=_jsonable))
         except ServiceError as error:
@@ -194,11 +194,27 @@ class ModelClient:
         )
 
 
+def _records(frame: pd.DataFrame) -> list[dict[Any, Any]]:
+    """The frame's rows as dicts of plain Python values, built a column at a time.
+
+    ``Series.tolist`` gives the same values as ``frame.to_dict(orient="records")``, which
+    converts value by value and costs ten times as much for a 10,000-row frame: it was
+    the slowest step of a large request.
+    """
+    names = list(frame.columns)
+    if not names:
+        return [{} for _ in range(len(frame))]
+    columns = [frame.iloc[:, j].tolist() for j in range(len(names))]
+    return [dict(zip(names, row)) for row in zip(*columns)]
+
+
 def _answer(response: httpx.Response) -> dict[str, Any]:
     """The body of a final answer; an error answer becomes a ServiceError carrying the service's words."""
     try:
-        body = response.json()
-    except ValueError:
+        # orjson, not response.json(): the standard library's parser took longer over a
+        # 10,000-row answer than the service took to compute it.
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         body = {"message": response.text[:500]}
     if response.is_error:
         body = body if isinstance(body, dict) else {"message": str(body)}

@@ -3,6 +3,7 @@
 from labkit.integration.breaker import CircuitBreaker, Transition
 from labkit.integration.irrigation import Decision, IrrigationController, water_unless_it_rained
 from labkit.integration.rain import chance_of_rain
+from labkit.integration.scoring import ScoringReport, score_file
 from labkit.integration.weather_app import ForecastCard, WeatherApp, render_card
 from labkit.integration.webapp import serve_app
 
@@ -11,10 +12,12 @@ __all__ = [
     "Decision",
     "ForecastCard",
     "IrrigationController",
+    "ScoringReport",
     "Transition",
     "WeatherApp",
     "chance_of_rain",
     "render_card",
+    "score_file",
     "serve_app",
     "water_unless_it_rained",
 ]
