@@ -130,23 +130,24 @@ def _score_command(big: BigInput, output: Path, *where: str) -> list[str]:
     return [sys.executable, "-m", "labkit", "score", str(big.path), str(output), *where, "--no-progress"]
 
 
-def _kill_when_grown(command: list[str], output: Path, past: int) -> None:
-    """Run ``command`` and SIGKILL it as soon as ``output`` holds more than ``past`` bytes."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def _stop_when_grown(command: list[str], output: Path, past: int, how: signal.Signals = signal.SIGKILL) -> str:
+    """Run ``command``, send it ``how`` as soon as ``output`` holds more than ``past`` bytes; return its stderr."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while process.poll() is None and time.monotonic() < deadline:
             if output.exists() and output.stat().st_size > past:
-                process.kill()
+                process.send_signal(how)
                 break
             time.sleep(0.002)
-        process.wait(30)
+        _, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    _, err = process.communicate()
-    assert process.returncode == -9, f"expected the run to be killed mid-file; it ended with {process.returncode}: {err!r}"
+    expected = -9 if how == signal.SIGKILL else 130
+    assert process.returncode == expected, f"expected the run to be stopped mid-file; it ended with {process.returncode}: {err!r}"
+    return err
 
 
 def _progress(output: Path) -> dict:
@@ -165,23 +166,27 @@ def interrupted(tmp_path_factory, big, service, reference) -> Path:
     """The folder of a ``labkit score`` run killed with SIGKILL once its output passed two chunks."""
     folder = tmp_path_factory.mktemp("interrupted")
     output = folder / "scored.csv"
-    _kill_when_grown(_score_command(big, output, "--url", service.url), output, past=len(reference.output) // 10)
+    _stop_when_grown(_score_command(big, output, "--url", service.url), output, past=len(reference.output) // 10)
     progress = _progress(output)
     assert 0 < progress["rows_read"] < N_ROWS and not progress["complete"]
     return folder
 
 
-def test_a_run_killed_twice_then_finished_writes_the_bytes_of_a_run_never_stopped(
+def test_a_run_killed_then_interrupted_then_finished_writes_the_bytes_of_a_run_never_stopped(
     tmp_path, big, service, reference, interrupted, capsys
 ):
     output = _copy_job(interrupted, tmp_path / "job")
     first_stop = _progress(output)["rows_read"]
 
-    _kill_when_grown(_score_command(big, output, "--url", service.url), output, past=len(reference.output) * 6 // 10)
+    # The second stop is Ctrl+C: the command ends cleanly and keeps what it wrote.
+    err = _stop_when_grown(
+        _score_command(big, output, "--url", service.url), output, past=len(reference.output) * 6 // 10, how=signal.SIGINT
+    )
     second_stop = _progress(output)["rows_read"]
     status = main(["score", str(big.path), str(output), "--url", service.url, "--no-progress"])
 
     assert first_stop < second_stop < N_ROWS
+    assert err == "labkit score: interrupted; every chunk written so far is kept; run the same command again to continue\n"
     assert status == 1  # some rows were refused
     assert f"resumed after {second_stop:,} rows" in capsys.readouterr().out
     assert output.read_bytes() == reference.output
