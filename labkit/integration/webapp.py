@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterable
 
 from labkit.deployment import ModelClient, deploy
+from labkit.errors import DeploymentError
 from labkit.registry import Registry
 
 __all__ = ["serve_app"]
@@ -57,12 +59,16 @@ def serve_app(
         Neither or both of ``url`` and ``registry`` were given.
     ServiceUnavailableError
         Nothing answers at ``url``.
+    DeploymentError
+        The page's port is taken.
     """
     if (url is None) == (registry is None):
         raise ValueError(
             f"expected either url= (a running service) or registry= and name= (a model to deploy); "
             f"got url={url!r}, registry={registry!r}; fix: pass one of them"
         )
+    # Checked before anything starts or is announced: Voilà would only say so after both.
+    _require_free(host, port)
     with contextlib.ExitStack() as stack:
         if registry is not None:
             if name is None:
@@ -87,3 +93,14 @@ def serve_app(
             return subprocess.call(command, env=environment)
         except KeyboardInterrupt:
             return 0
+
+
+def _require_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise DeploymentError(
+                f"expected to serve the page on {host}:{port}; got {error.strerror or error}; "
+                "fix: pass another --port (port=), or stop the program using this one"
+            ) from None

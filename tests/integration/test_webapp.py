@@ -124,3 +124,16 @@ def test_the_app_answers_a_filled_in_form_in_a_browser(app, page, artifacts, cha
     elsewhere = {urlsplit(url).netloc for url in requested} - {urlsplit(app).netloc}
     assert elsewhere <= {"cdn.jsdelivr.net"}
     assert all("fontawesome" in url for url in requested if urlsplit(url).netloc == "cdn.jsdelivr.net")
+
+
+def test_a_taken_port_is_said_before_anything_starts(weather_registry, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status = main(["app", "--registry", str(weather_registry.root), "--model", "weather", "--port", str(port)])
+
+    assert status == 1
+    out, err = capsys.readouterr()
+    assert f"labkit app: expected to serve the page on 127.0.0.1:{port}" in err and "fix: pass another --port" in err
+    assert "on http://" not in out  # nothing announced, nothing deployed
