@@ -69,22 +69,23 @@ def app(champion_registry) -> Iterator[str]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read()
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.3)
-    else:
-        raise AssertionError(f"labkit app did not answer at {url}")
-    yield url
-    os.killpg(process.pid, signal.SIGINT)  # Ctrl+C, as a user stops it
     try:
-        process.wait(30)
+        # Wait for the port, not for a page: every GET of the page starts a kernel and runs
+        # the notebook, so polling it would start one kernel per poll.
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, f"labkit app did not listen on {url}"
+            time.sleep(0.3)
+        yield url
     finally:
-        if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl+C, as a user stops it
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
