@@ -50,7 +50,9 @@ import numpy as np
 import pandas as pd
 
 import labkit
-from serving import MODEL_NAME, _cpu_model, _labkit_source, _load_average, _progress, _registered_model
+from serving import (
+    MODEL_NAME, _cpu_model, _cpu_seconds, _first, _labkit_source, _load_average, _progress, _registered_model,
+)
 
 MODES = ("http", "in-process")
 TIME = "/usr/bin/time"
@@ -225,16 +227,6 @@ def _remove(workdir: Path, stem: str) -> None:
         (workdir / f"{stem}{suffix}").unlink(missing_ok=True)
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """The CPU time (user + system) a process has used so far; None where /proc is missing."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    # utime and stime are fields 14 and 15 of stat(5), counted from the pid as field 1.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _medians(runs: list[Run]) -> dict[str, dict[str, dict[str, float | None]]]:
     """``{"1000000": {"http": {"rows_per_s": ...}, "in-process": {...}}, ...}``, medians over repeats."""
     summary: dict[str, dict[str, dict[str, float | None]]] = {}
@@ -281,10 +273,6 @@ def _markdown(summary: dict[str, dict[str, dict[str, float | None]]], arguments:
             else:
                 lines.append(f"| {label} | {name} | {form.format(mine)} | {form.format(theirs)} | {mine / theirs:.2f} |")
     return "\n".join(lines)
-
-
-def _first(values: list[float] | None) -> str:
-    return f"{values[0]:.2f}" if values else "unknown"
 
 
 def _machine() -> dict[str, Any]:
