@@ -9,6 +9,7 @@ from labkit.errors import LabkitError
 from labkit.integration import score_file
 from labkit.registry import ModelVersion, Registry
 from labkit.schema import Schema
+from labkit.store import PredictionStore
 from labkit.workspace import workspace
 
 __version__ = _version("labkit")
@@ -18,6 +19,7 @@ __all__ = [
     "LabkitError",
     "ModelClient",
     "ModelVersion",
+    "PredictionStore",
     "Registry",
     "Schema",
     "SimulatedClock",

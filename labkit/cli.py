@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         "--trust", action="append", default=[], metavar="TYPE",
         help="also trust this exact type name in the model file (repeat for several)",
     )
+    serve.add_argument("--store", default=None, metavar="PATH", help="log every prediction to this SQLite file")
     serve.add_argument("--port-file", help=argparse.SUPPRESS)
     serve.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
@@ -130,6 +131,7 @@ def _serve(arguments: argparse.Namespace) -> int:
         token=arguments.token or os.environ.get("LABKIT_TOKEN") or None,
         max_rows=arguments.max_rows,
         trusted=tuple(arguments.trust),
+        store=str(Path(arguments.store).resolve()) if arguments.store else None,
     )
     try:
         # Refuse an unknown model, a changed file or an untrusted type before binding the port.

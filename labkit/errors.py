@@ -30,6 +30,7 @@ __all__ = [
     "DeploymentError",
     "ServiceError",
     "ServiceUnavailableError",
+    "LabelError",
     "ScoringJobError",
 ]
 
@@ -153,3 +154,19 @@ class ScoringJobError(LabkitError, RuntimeError):
     def __init__(self, message: str, *, progress_file: str) -> None:
         super().__init__(message)
         self.progress_file = progress_file
+
+
+class LabelError(LabkitError, ValueError):
+    """Labels that the prediction store refuses: already given, or repeated in one batch.
+
+    Parameters
+    ----------
+    message
+        The full explanation.
+    request_ids
+        The request ids refused.
+    """
+
+    def __init__(self, message: str, *, request_ids: list[str]) -> None:
+        super().__init__(message)
+        self.request_ids = list(request_ids)

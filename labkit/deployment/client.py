@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -98,7 +99,39 @@ class ModelClient:
         self._max_rows = info.get("max_rows")
         return info
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def feedback(self, request_ids: Sequence[str], labels: Sequence[Any], *, at: str | None = None) -> dict[str, Any]:
+        """Send the true outcomes of earlier predictions, by request id, to ``/feedback``.
+
+        Parameters
+        ----------
+        request_ids, labels
+            ``labels[i]`` is the truth for ``request_ids[i]`` (the ids ``predict`` returned).
+        at
+            When the labels became known (ISO 8601), if not now: a replay's simulated time.
+
+        Returns
+        -------
+        dict
+            ``matched`` (how many were attached) and ``unknown`` (ids the store does not know).
+
+        Raises
+        ------
+        ServiceError
+            409 when an id already has a label (nothing of the batch is kept); 404 when the
+            service logs no predictions (deploy it with ``store=``).
+        """
+        ids, values = [str(i) for i in request_ids], [_jsonable(v) if hasattr(v, "item") else v for v in labels]
+        if len(ids) != len(values):
+            raise ValueError(
+                f"expected one label per request id; got {len(ids)} ids and {len(values)} labels; "
+                "fix: pass two lists of the same length"
+            )
+        body: dict[str, Any] = {"labels": [{"request_id": i, "label": v} for i, v in zip(ids, values)]}
+        if at is not None:
+            body["label_time"] = str(at)
+        return self._request("POST", "/feedback", content=orjson.dumps(body, default=_jsonable))
+
+    def predict(self, frame: pd.DataFrame, *, event_times: Any = None) -> pd.DataFrame:
         """Send ``frame`` to ``/predict`` and return the answers as a frame.
 
         Frames larger than the service's row limit go in several requests, and the
@@ -109,6 +142,11 @@ class ModelClient:
         frame
             One row per record, with (at least) the model's input columns. Missing values
             (NaN, None) are sent as JSON ``null``.
+        event_times
+            When the records happened, if not now (a replay on a simulated clock): one
+            time for all (ISO 8601 text or a datetime), or one per row (a sequence or a
+            Series aligned with ``frame``). Stored with each prediction by a service that
+            logs them.
 
         Returns
         -------
@@ -137,14 +175,19 @@ class ModelClient:
             columns = ["prediction", *(f"proba_{label}" for label in classes), "model_version", "request_id"]
             return pd.DataFrame(columns=columns, index=frame.index)
         size = self._max_rows or len(frame)
-        parts = [self._predict_chunk(frame, start, size) for start in range(0, len(frame), size)]
+        times = _event_times(event_times, len(frame))
+        parts = [self._predict_chunk(frame, start, size, times) for start in range(0, len(frame), size)]
         return pd.concat(parts) if len(parts) > 1 else parts[0]
 
-    def _predict_chunk(self, frame: pd.DataFrame, start: int, size: int) -> pd.DataFrame:
+    def _predict_chunk(self, frame: pd.DataFrame, start: int, size: int, times: str | list[str] | None) -> pd.DataFrame:
         frame = frame.iloc[start : start + size]
-        records = _records(frame)
+        body: dict[str, Any] = {"records": _records(frame)}
+        if isinstance(times, str):
+            body["event_time"] = times
+        elif times is not None:
+            body["event_times"] = times[start : start + size]
         try:
-            answer = self._request("POST", "/predict", content=orjson.dumps({"records": records}, default=_jsonable))
+            answer = self._request("POST", "/predict", content=orjson.dumps(body, default=_jsonable))
         except ServiceError as error:
             if start == 0 or isinstance(error, ServiceUnavailableError):
                 raise
@@ -224,6 +267,21 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
             detail=body.get("detail", []),
         )
     return body
+
+
+def _event_times(given: Any, n: int) -> str | list[str] | None:
+    """One ISO 8601 text for all rows, one per row, or None."""
+    if given is None:
+        return None
+    if isinstance(given, (str, pd.Timestamp)) or hasattr(given, "isoformat"):
+        return pd.Timestamp(given).isoformat()
+    texts = [pd.Timestamp(value).isoformat() for value in given]
+    if len(texts) != n:
+        raise ValueError(
+            f"expected one event time per row ({n}); got {len(texts)}; "
+            "fix: pass one time for all rows, or a sequence as long as the frame"
+        )
+    return texts
 
 
 def _refuse_infinities(frame: pd.DataFrame) -> None:

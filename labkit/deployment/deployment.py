@@ -191,6 +191,7 @@ def deploy(
     token: str | None = None,
     max_rows: int = 10_000,
     trusted: tuple[str, ...] = (),
+    store: str | os.PathLike[str] | None = None,
     timeout: float = 60.0,
 ) -> Deployment:
     """Serve a registered model over HTTP in a new process, and wait until it answers.
@@ -214,6 +215,9 @@ def deploy(
     trusted
         Exact type names to allow beyond the trust list (see :mod:`labkit.trust`): the
         names the version was registered with, if it needed any.
+    store
+        A prediction store's file (see :class:`labkit.PredictionStore`): every prediction
+        is committed there before it is answered, and ``/feedback`` attaches late labels.
     timeout
         Seconds to wait for the service to answer before giving up.
 
@@ -264,6 +268,8 @@ def deploy(
     command += ["--alias", alias] if alias is not None else ["--version", str(version)]
     for type_name in trusted:
         command += ["--trust", type_name]
+    if store is not None:
+        command += ["--store", str(Path(store).resolve())]
     environment = dict(os.environ)
     if token is not None:
         # Passed in the environment, not the command line, which other users can list.

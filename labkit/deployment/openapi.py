@@ -43,8 +43,12 @@ ERRORS: dict[int, tuple[str, str]] = {
     413: ("PayloadTooLarge", "More records than the service's row limit, or a body over its size limit "
           "(error_code PAYLOAD_TOO_LARGE)."),
     415: ("UnsupportedMediaType", "The Content-Type is not application/json (error_code UNSUPPORTED_MEDIA_TYPE)."),
+    409: ("Conflict", "A label for a request id that already has one, or the same id twice in one batch: "
+          "labels are never overwritten, and nothing of the batch was kept (error_code LABEL_CONFLICT)."),
     422: ("UnprocessableContent", "The records do not match the model's schema, each problem listed in `detail` "
           "with its record and column (error_code BAD_REQUEST), or the model refused them (MODEL_ERROR)."),
+    503: ("ServiceUnavailable", "The prediction store could not record the predictions, so none were answered; "
+          "try again (error_code STORE_UNAVAILABLE)."),
 }
 
 # The success answer of each operation: its schema under components/schemas, and what it says.
@@ -52,6 +56,7 @@ _ANSWERS: dict[str, str] = {
     "Predictions": "One prediction per record, in order; classifiers add their classes and probabilities.",
     "MlflowPredictions": "One prediction per row, in order, as MLflow's scoring server answers.",
     "Health": "The service is up and its model is loaded.",
+    "FeedbackAnswer": "How many labels were attached, and the request ids the store does not know.",
     "ModelInfo": "The served version, its input schema, its target and its metrics.",
 }
 
@@ -175,7 +180,42 @@ def components(schema: Schema, *, max_rows: int) -> dict[str, Any]:
     return {
         "schemas": {
             "Record": record_schema,
-            "PredictRequest": {"type": "object", "required": ["records"], "properties": {"records": records}},
+            "PredictRequest": {
+                "type": "object",
+                "required": ["records"],
+                "not": {"required": ["event_time", "event_times"]},  # one or the other, never both
+                "properties": {
+                    "records": records,
+                    "event_time": {
+                        "type": "string", "format": "date-time",
+                        "description": "When the records happened (ISO 8601), if not now: stored with each "
+                        "prediction, so a replay on a simulated clock keeps its own time.",
+                    },
+                    "event_times": {
+                        "type": "array", "items": {"type": "string", "format": "date-time"}, **batch,
+                        "description": "One event time per record, in the records' order (instead of event_time).",
+                    },
+                },
+            },
+            "FeedbackRequest": {
+                "type": "object",
+                "required": ["labels"],
+                "properties": {
+                    "labels": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "required": ["request_id", "label"],
+                            "properties": {"request_id": {"type": "string"}, "label": {}},
+                        },
+                    },
+                    "label_time": {
+                        "type": "string", "format": "date-time",
+                        "description": "When the labels became known, if not now.",
+                    },
+                },
+            },
             # Exactly one of the two keys: each form refuses the other's key (false: never valid).
             "InvocationsRequest": {"oneOf": [_ref("schemas", "DataframeRecords"), _ref("schemas", "DataframeSplit")]},
             "DataframeRecords": {
@@ -239,6 +279,11 @@ def _example_value(column: Column) -> Any:
 def _answer_schemas() -> dict[str, Any]:
     """The success answers' schemas, as the handlers in the service write them."""
     return {
+        "FeedbackAnswer": {
+            "type": "object",
+            "required": ["matched", "unknown"],
+            "properties": {"matched": {"type": "integer"}, "unknown": {"type": "array", "items": {"type": "string"}}},
+        },
         "Predictions": {
             "type": "object",
             "required": ["predictions", "model_version", "request_ids"],

@@ -27,9 +27,11 @@ handlers through the ``get_settings`` dependency, which tests may override.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import secrets
+import time
 import uuid
 from urllib.parse import quote
 from collections.abc import AsyncIterator, Iterator
@@ -48,11 +50,13 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labkit.card import user_card
-from labkit.errors import SchemaError
+from labkit.errors import LabelError, LabkitError, SchemaError
 from labkit.deployment.openapi import components, operation
 from labkit.deployment.predictor import Predictor
+from labkit.deployment.recorder import Recorder
 from labkit.registry import ModelVersion, Registry
 from labkit.schema import Problem, Schema, json_text, json_type
+from labkit.store import PredictionStore, seconds_since_epoch
 
 __all__ = ["ServiceSettings", "create_app", "get_settings"]
 
@@ -81,6 +85,9 @@ class ServiceSettings:
         The largest request body accepted; larger ones get 413.
     trusted
         Exact type names to allow beyond the trust list (see :mod:`labkit.trust`).
+    store
+        A prediction store's file: every prediction is committed there before it is
+        answered, and ``POST /feedback`` attaches late labels. ``None`` logs nothing.
     """
 
     registry: str
@@ -91,6 +98,7 @@ class ServiceSettings:
     max_rows: int = 10_000
     max_body_bytes: int = 16 * 2**20
     trusted: tuple[str, ...] = ()
+    store: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +181,13 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         # in training, so scikit-learn's second scan for them can then be skipped.
         finite = not any(column.nullable for column in schema.columns)
         app.state.served = _Served(entry, settings.alias, schema, Predictor(model, assume_finite=finite))
-        yield
+        store = PredictionStore(settings.store) if settings.store is not None else None
+        app.state.recorder = Recorder(store) if store is not None else None
+        try:
+            yield
+        finally:
+            if store is not None:
+                store.close()
 
     # FastAPI's own /docs page loads Swagger UI from a CDN; labkit works offline, so
     # FastAPIOffline serves the copy the fastapi-offline package ships (a Swagger UI 5,
@@ -194,7 +208,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     # and /docs shows no Authorize button that would do nothing.
     secured = [Depends(_require_token)] if settings.token is not None else []
     unauthorized = [401] if settings.token is not None else []
-    body_errors = [400, *unauthorized, 413, 415, 422]
+    logged = [503] if settings.store is not None else []
+    body_errors = [400, *unauthorized, 413, 415, 422, *logged]
 
     @app.exception_handler(_BadRequest)
     async def _refuse(request: Request, error: _BadRequest) -> Response:
@@ -259,6 +274,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         ),
     )
     async def predict(request: Request) -> Response:
+        started = time.perf_counter()
         served: _Served = request.app.state.served
         payload = _parse(await _read_body(request, settings.max_body_bytes))
         if not isinstance(payload, dict) or "records" not in payload:
@@ -270,12 +286,14 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         _check_size(payload["records"], settings.max_rows)
         with _schema_refusals():
             frame, ignored = served.schema.frame_from_records(payload["records"])
+        event_times = _event_times(payload, len(frame))
         out = _run_model(served, frame)
-        prefix = uuid.uuid4().hex[:20]
+        request_ids = _request_ids(len(frame))
+        await _record(request, served, payload["records"], request_ids, out, event_times, started)
         body: dict[str, Any] = {
             "predictions": out["predictions"],
             "model_version": served.entry.version,
-            "request_ids": [f"{prefix}-{i}" for i in range(len(frame))],
+            "request_ids": request_ids,
         }
         if "probabilities" in out:
             body["classes"] = out["classes"]
@@ -296,15 +314,42 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         ),
     )
     async def invocations(request: Request) -> Response:
+        started = time.perf_counter()
         served: _Served = request.app.state.served
         payload = _parse(await _read_body(request, settings.max_body_bytes))
         with _schema_refusals():
             frame, ignored = _mlflow_frame(served.schema, payload, settings.max_rows)
         out = _run_model(served, frame)
+        if request.app.state.recorder is not None:
+            records = frame.to_dict(orient="records")
+            await _record(request, served, records, _request_ids(len(frame)), out, None, started)
         # Header values must be Latin-1 without newlines, and a comma separates names:
         # percent-encoding makes any column name safe to report there.
         headers = {"X-Labkit-Ignored-Columns": ",".join(quote(name, safe="") for name in ignored)} if ignored else None
         return _json({"predictions": out["predictions"]}, headers=headers)
+
+    if settings.store is not None:
+
+        @app.post(
+            "/feedback",
+            dependencies=secured,
+            summary="Attach the true outcomes to earlier predictions, by request id",
+            openapi_extra=operation(
+                request="FeedbackRequest", answer="FeedbackAnswer", errors=[400, *unauthorized, 409, 413, 415, 422]
+            ),
+        )
+        async def feedback(request: Request) -> Response:
+            payload = _parse(await _read_body(request, settings.max_body_bytes))
+            ids, labels, at = _labels(payload)
+            recorder: Recorder = request.app.state.recorder
+            try:
+                report = await asyncio.to_thread(recorder.store.add_labels, ids, labels, at=at)
+            except LabelError as error:
+                raise _BadRequest(
+                    409, "LABEL_CONFLICT", str(error),
+                    [Problem(column=None, row=None, message=f"request id {i!r} already has a label") for i in error.request_ids[:20]],
+                ) from None
+            return _json({"matched": report.matched, "unknown": report.unknown})
 
     def openapi() -> dict[str, Any]:
         # The record schema is known only once the model is loaded, so the document is
@@ -489,6 +534,115 @@ def _run_model(served: _Served, frame: Any, *, probabilities: bool = True) -> di
             f"expected the model to accept input that matches its schema; it raised {type(error).__name__}: {error}; "
             "fix: check the values sent, or the model's training",
         ) from None
+
+
+def _request_ids(n: int) -> list[str]:
+    prefix = uuid.uuid4().hex[:20]
+    return [f"{prefix}-{i}" for i in range(n)]
+
+
+def _event_times(payload: dict[str, Any], n: int) -> list[float] | None:
+    """The records' event times from ``event_time`` (one for all) or ``event_times`` (one each)."""
+    if "event_time" in payload and "event_times" in payload:
+        raise _BadRequest(
+            422, "BAD_REQUEST", "expected event_time or event_times, not both; got both; fix: send one of them"
+        )
+    if "event_times" in payload:
+        given = payload["event_times"]
+        if not isinstance(given, list) or len(given) != n:
+            raise _BadRequest(
+                422, "BAD_REQUEST",
+                f"expected event_times to hold one time per record ({n}); got {_describe(given)}; "
+                "fix: send one ISO 8601 time per record, in the records' order, or one event_time for all",
+            )
+        return [_event_seconds(value, f"event_times[{i}]") for i, value in enumerate(given)]
+    if "event_time" in payload:
+        return [_event_seconds(payload["event_time"], "event_time")] * n
+    return None
+
+
+def _event_seconds(value: Any, where: str) -> float:
+    try:
+        if not isinstance(value, str):
+            raise LabkitError("not text")
+        return seconds_since_epoch(value)
+    except LabkitError:
+        raise _BadRequest(
+            422, "BAD_REQUEST",
+            f"expected {where} to be an ISO 8601 time such as '2013-01-01T08:00:00Z'; got {json_text(value)}; "
+            "fix: write it as YYYY-MM-DDTHH:MM:SS with a zone (Z for UTC)",
+        ) from None
+
+
+async def _record(
+    request: Request,
+    served: _Served,
+    records: list[Any],
+    request_ids: list[str],
+    out: dict[str, Any],
+    event_times: list[float] | None,
+    started: float,
+) -> None:
+    """Commit one row per record to the store before the answer goes out (nothing if no store)."""
+    recorder: Recorder | None = request.app.state.recorder
+    if recorder is None:
+        return
+    arrival = time.time()
+    latency_ms = (time.perf_counter() - started) * 1000
+    names = served.schema.names
+    predictions = _as_list(out["predictions"])
+    classes = [str(label) for label in _as_list(out.get("classes", []))]
+    probabilities = _as_list(out["probabilities"]) if "probabilities" in out else None
+    rows = [
+        {
+            "request_id": request_id,
+            "event_time": event_times[i] if event_times is not None else arrival,
+            "arrival_time": arrival,
+            "model_name": served.entry.name,
+            "model_version": served.entry.version,
+            "inputs": {name: _plain_value(records[i].get(name)) for name in names},
+            "prediction": predictions[i],
+            "probabilities": dict(zip(classes, probabilities[i])) if probabilities is not None else None,
+            "latency_ms": latency_ms,
+        }
+        for i, request_id in enumerate(request_ids)
+    ]
+    try:
+        await recorder.record(rows)
+    except Exception as error:
+        raise _BadRequest(
+            503, "STORE_UNAVAILABLE",
+            f"expected to record the predictions before answering; the store refused ({type(error).__name__}: "
+            f"{error}); fix: try again, and check the store's disk and file ({recorder.store.path})",
+        ) from None
+
+
+def _labels(payload: Any) -> tuple[list[str], list[Any], Any]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("labels"), list) or not payload["labels"]:
+        raise _BadRequest(
+            400, "BAD_REQUEST",
+            f"expected a JSON object with a non-empty 'labels' array; got {_describe(payload)}; "
+            'fix: send {"labels": [{"request_id": "...", "label": true}, ...]}',
+        )
+    problems = [
+        Problem(column=None, row=i, message="expected an object with a text request_id and a label")
+        for i, item in enumerate(payload["labels"])
+        if not isinstance(item, dict) or not isinstance(item.get("request_id"), str) or "label" not in item
+    ]
+    if problems:
+        raise _BadRequest(422, "BAD_REQUEST", f"expected each label as {{request_id, label}}; {len(problems)} are not", problems)
+    at = payload.get("label_time")
+    if at is not None:
+        at = _event_seconds(at, "label_time")
+    return [item["request_id"] for item in payload["labels"]], [item["label"] for item in payload["labels"]], at
+
+
+def _as_list(values: Any) -> list[Any]:
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+def _plain_value(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _describe(value: Any) -> str:

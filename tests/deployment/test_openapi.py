@@ -110,6 +110,7 @@ def test_every_error_is_documented_with_the_error_body(spec):
     by_status = {
         "400": "BadRequest", "401": "Unauthorized", "404": "NotFound", "405": "MethodNotAllowed",
         "413": "PayloadTooLarge", "415": "UnsupportedMediaType", "422": "UnprocessableContent",
+        "409": "Conflict", "503": "ServiceUnavailable",  # on services that log to a store
     }
 
     assert set(responses) == set(by_status.values())
@@ -352,6 +353,10 @@ def test_the_service_keeps_its_documented_contract(contracts, access, method, pa
     )
     @hypothesis.given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
     def run(case: schemathesis.Case) -> None:
+        # The one rule JSON Schema cannot state: event_times has one entry per record.
+        body = case.body if isinstance(case.body, dict) else {}
+        if mode == "positive" and isinstance(body.get("event_times"), list) and isinstance(body.get("records"), list):
+            hypothesis.assume(len(body["event_times"]) == len(body["records"]))
         case.call_and_validate()
 
     run()

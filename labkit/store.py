@@ -1,0 +1,335 @@
+"""The prediction store: every prediction a service answered, and the labels that come later.
+
+A real database, SQLite, the embedded default: one file, no server, safe for several
+processes at once. Write-ahead logging (WAL) lets the monitoring notebook read while
+services write, and a busy timeout makes a writer wait its turn instead of failing.
+
+A service commits each prediction **before** it answers (many requests share one commit:
+see :mod:`labkit.deployment.recorder`), so a prediction whose answer reached a client is
+in the store even if the server is killed right after. ``synchronous=NORMAL`` keeps a
+commit safe when the process dies, which is what a service's crash is; a power cut may
+lose the last commits, a trade every WAL database offers.
+
+Labels arrive later (did it rain tomorrow?) and are attached by request id. A label for
+an id the store does not know is reported back, never dropped silently; a second label
+for the same id is refused, never overwritten.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> store = PredictionStore(pathlib.Path(tempfile.mkdtemp()) / "monitor.db")
+>>> store.log([{"request_id": "r-0", "event_time": "2013-01-01T00:00:00+00:00", "model_name": "weather",
+...             "model_version": 1, "inputs": {"wind": 3.2}, "prediction": True,
+...             "probabilities": {"False": 0.3, "True": 0.7}, "latency_ms": 1.5}])
+>>> store.add_labels(["r-0", "r-9"], [True, False], at="2013-01-02T00:00:00+00:00")
+LabelReport(matched=1, unknown=['r-9'])
+>>> store.frame()[["request_id", "wind", "prediction", "proba_True", "label"]]
+  request_id  wind  prediction  proba_True label
+0        r-0   3.2        True         0.7  True
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from labkit.errors import LabelError, LabkitError
+
+__all__ = ["LabelReport", "PredictionStore", "seconds_since_epoch"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    request_id    TEXT PRIMARY KEY,
+    event_time    REAL NOT NULL,
+    arrival_time  REAL NOT NULL,
+    model_name    TEXT NOT NULL,
+    model_version INTEGER NOT NULL,
+    inputs        TEXT NOT NULL,
+    prediction    TEXT NOT NULL,
+    probabilities TEXT,
+    latency_ms    REAL,
+    label         TEXT,
+    label_time    REAL
+);
+CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions (event_time);
+"""
+
+_LEAP_SECOND = re.compile(r"(\d\d:\d\d):60(?![\d])")
+# Seconds a writer waits for another process's commit before it gives up.
+_BUSY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class LabelReport:
+    """What became of a batch of labels.
+
+    Parameters
+    ----------
+    matched
+        Labels attached to a logged prediction.
+    unknown
+        Request ids the store has no prediction for: nothing was attached to them.
+    """
+
+    matched: int
+    unknown: list[str] = field(default_factory=list)
+
+
+class PredictionStore:
+    """Logged predictions and their late labels, in one SQLite file.
+
+    Parameters
+    ----------
+    path
+        The database file; created, with its folder, on first use.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._connection: sqlite3.Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"PredictionStore({str(self.path)!r})"
+
+    def __enter__(self) -> PredictionStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection; the store opens a new one if used again."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def log(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Commit predictions, all or none: one row per predicted record.
+
+        Parameters
+        ----------
+        rows
+            Each with ``request_id``, ``event_time`` and ``arrival_time`` (ISO 8601 text,
+            a datetime, or seconds since 1970), ``model_name``, ``model_version``,
+            ``inputs`` (the record, column to value), ``prediction``, ``probabilities``
+            (class to probability, or ``None``) and ``latency_ms``. ``arrival_time``
+            defaults to now and ``event_time`` to the arrival time.
+
+        Raises
+        ------
+        LabkitError
+            A request id is already in the store (nothing of this batch is written).
+        """
+        now = time.time()
+        values = []
+        for row in rows:
+            arrival = seconds_since_epoch(row.get("arrival_time"), default=now)
+            values.append((
+                row["request_id"],
+                seconds_since_epoch(row.get("event_time"), default=arrival),
+                arrival,
+                row["model_name"],
+                int(row["model_version"]),
+                orjson.dumps(row["inputs"], option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+                orjson.dumps(row["prediction"], option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+                None if row.get("probabilities") is None else orjson.dumps(row["probabilities"]).decode(),
+                row.get("latency_ms"),
+            ))
+        connection = self._connect()
+        try:
+            with connection:
+                connection.executemany(
+                    "INSERT INTO predictions (request_id, event_time, arrival_time, model_name, model_version, "
+                    "inputs, prediction, probabilities, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    values,
+                )
+        except sqlite3.IntegrityError as error:
+            raise LabkitError(
+                f"expected new request ids; got one already in {self.path} ({error}); "
+                "fix: give every prediction its own request id"
+            ) from None
+
+    def add_labels(self, request_ids: Iterable[str], labels: Iterable[Any], *, at: Any = None) -> LabelReport:
+        """Attach the true outcome to logged predictions, by request id.
+
+        Parameters
+        ----------
+        request_ids, labels
+            The same number of each: ``labels[i]`` is the truth for ``request_ids[i]``.
+        at
+            When the labels became known (ISO 8601, a datetime or seconds since 1970);
+            now if not given. On a simulated clock, pass the simulated time.
+
+        Returns
+        -------
+        LabelReport
+            How many were attached, and which ids the store does not know.
+
+        Raises
+        ------
+        LabelError
+            An id already has a label, or appears twice in the batch: nothing of the
+            batch is written, and ``.request_ids`` lists them.
+        """
+        ids, values = [str(i) for i in request_ids], list(labels)
+        if len(ids) != len(values):
+            raise LabelError(
+                f"expected one label per request id; got {len(ids)} ids and {len(values)} labels; "
+                "fix: pass two lists of the same length",
+                request_ids=[],
+            )
+        twice = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
+        if twice:
+            raise LabelError(
+                f"expected each request id once in a batch; got {twice[:10]!r} more than once; "
+                "fix: send one label per prediction",
+                request_ids=twice,
+            )
+        when = seconds_since_epoch(at, default=time.time())
+        connection = self._connect()
+        with connection:  # one transaction: the check and the writes see the same rows
+            known: dict[str, str | None] = {}
+            for start in range(0, len(ids), 500):  # SQLite limits the parameters of one statement
+                part = ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                known.update(connection.execute(
+                    f"SELECT request_id, label FROM predictions WHERE request_id IN ({marks})", part
+                ).fetchall())
+            labelled = sorted(i for i in ids if known.get(i) is not None)
+            if labelled:
+                raise LabelError(
+                    f"expected request ids without a label yet; got {len(labelled)} already labelled "
+                    f"({labelled[:10]!r}); a label is never overwritten, so nothing of this batch was written; "
+                    "fix: leave those out (a label that changed is a new event, not a correction to hide)",
+                    request_ids=labelled,
+                )
+            matched = [(orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode(), when, i)
+                       for i, v in zip(ids, values) if i in known]
+            connection.executemany("UPDATE predictions SET label = ?, label_time = ? WHERE request_id = ?", matched)
+        return LabelReport(matched=len(matched), unknown=[i for i in ids if i not in known])
+
+    def frame(
+        self,
+        start: Any = None,
+        end: Any = None,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        labelled: bool | None = None,
+    ) -> pd.DataFrame:
+        """The logged predictions, one row per predicted record, oldest event first.
+
+        Parameters
+        ----------
+        start, end
+            Event times to keep: ``start <= event_time < end`` (ISO 8601 or datetimes).
+        model, version
+            Keep one model's, or one version's, predictions.
+        labelled
+            ``True`` for rows with a label only, ``False`` for rows still waiting for one.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``request_id, event_time, arrival_time, model_name, model_version``,
+            every input column, ``prediction``, one ``proba_<class>`` per class,
+            ``latency_ms``, ``label`` and ``label_time``; times are UTC datetimes, and
+            ``label`` is empty until it arrives.
+        """
+        where, parameters = [], []
+        for clause, value in (("event_time >= ?", start), ("event_time < ?", end)):
+            if value is not None:
+                where.append(clause)
+                parameters.append(seconds_since_epoch(value))
+        for clause, value in (("model_name = ?", model), ("model_version = ?", version)):
+            if value is not None:
+                where.append(clause)
+                parameters.append(value)
+        if labelled is not None:
+            where.append("label IS NOT NULL" if labelled else "label IS NULL")
+        query = (
+            "SELECT request_id, event_time, arrival_time, model_name, model_version, inputs, prediction, "
+            "probabilities, latency_ms, label, label_time FROM predictions"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY event_time, request_id"
+        )
+        rows = self._connect().execute(query, parameters).fetchall() if self.path.exists() else []
+        return _frame(rows)
+
+    def __len__(self) -> int:
+        if not self.path.exists():
+            return 0
+        return int(self._connect().execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # check_same_thread=False: a service commits from a worker thread, one at a time.
+            connection = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+            self._connection = connection
+        return self._connection
+
+
+def seconds_since_epoch(value: Any, *, default: float | None = None) -> float:
+    """Seconds since 1970 (UTC) from ISO 8601 text, a datetime, or a number; naive times are UTC.
+
+    Examples
+    --------
+    >>> seconds_since_epoch("1970-01-02T00:00:00Z"), seconds_since_epoch("1998-12-31T23:59:60Z")
+    (86400.0, 915148800.0)
+    """
+    if isinstance(value, str) and _LEAP_SECOND.search(value):
+        # RFC 3339 allows a leap second (23:59:60); Python's clocks do not: it is the next second.
+        return seconds_since_epoch(_LEAP_SECOND.sub(r"\1:59", value, count=1)) + 1.0
+    if value is None:
+        if default is None:
+            raise LabkitError("expected a time; got None; fix: pass ISO 8601 text such as '2013-01-01T00:00:00Z'")
+        return default
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as error:
+        raise LabkitError(
+            f"expected a time in ISO 8601, such as '2013-01-01T08:00:00Z'; got {value!r} ({error}); "
+            "fix: write the date as YYYY-MM-DD, with a time and zone if known"
+        ) from None
+    if stamp is pd.NaT:
+        raise LabkitError(f"expected a time; got {value!r}; fix: pass ISO 8601 text such as '2013-01-01'")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.timestamp()
+
+
+def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    base = ["request_id", "event_time", "arrival_time", "model_name", "model_version"]
+    if not rows:
+        return pd.DataFrame(columns=[*base, "prediction", "latency_ms", "label", "label_time"])
+    columns = list(zip(*rows))
+    frame = pd.DataFrame({name: columns[i] for i, name in enumerate(base)})
+    for name in ("event_time", "arrival_time"):
+        frame[name] = pd.to_datetime(frame[name], unit="s", utc=True)
+    inputs = pd.DataFrame([orjson.loads(text) for text in columns[5]], index=frame.index)
+    frame = pd.concat([frame, inputs], axis=1)
+    frame["prediction"] = [orjson.loads(text) for text in columns[6]]
+    probabilities = pd.DataFrame(
+        [orjson.loads(text) if text is not None else {} for text in columns[7]], index=frame.index
+    )
+    for label in probabilities.columns:
+        frame[f"proba_{label}"] = probabilities[label]
+    frame["latency_ms"] = pd.array(columns[8], dtype="Float64").astype(float)
+    frame["label"] = pd.Series([orjson.loads(text) if text is not None else None for text in columns[9]],
+                               index=frame.index, dtype=object)
+    frame["label_time"] = pd.to_datetime(pd.Series(columns[10], dtype="float64"), unit="s", utc=True)
+    return frame

@@ -1,0 +1,264 @@
+"""The prediction store: what is logged comes back, labels join once, and nothing is lost or doubled."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+import labkit as lk
+from labkit.errors import LabelError, LabkitError
+from labkit.store import PredictionStore, seconds_since_epoch
+
+
+def rows(ids, *, day: str = "2013-01-01", version: int = 1, model: str = "weather") -> list[dict]:
+    return [
+        {
+            "request_id": request_id,
+            "event_time": pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=i),
+            "arrival_time": "2020-06-01T12:00:00Z",
+            "model_name": model,
+            "model_version": version,
+            "inputs": {"wind": 1.5 + i, "weather": "sun"},
+            "prediction": i % 2 == 0,
+            "probabilities": {"False": 0.25, "True": 0.75},
+            "latency_ms": 2.0,
+        }
+        for i, request_id in enumerate(ids)
+    ]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> PredictionStore:
+    with PredictionStore(tmp_path / "monitor.db") as opened:
+        yield opened
+
+
+def test_what_is_logged_comes_back_as_a_frame(store):
+    store.log(rows(["a", "b", "c"]))
+
+    frame = store.frame()
+
+    assert list(frame.columns) == [
+        "request_id", "event_time", "arrival_time", "model_name", "model_version", "wind", "weather",
+        "prediction", "proba_False", "proba_True", "latency_ms", "label", "label_time",
+    ]
+    assert frame["request_id"].tolist() == ["a", "b", "c"]
+    assert frame["event_time"].tolist() == list(pd.date_range("2013-01-01", periods=3, freq="h", tz="UTC"))
+    assert str(frame["arrival_time"].dt.tz) == "UTC"
+    assert frame["wind"].tolist() == [1.5, 2.5, 3.5]
+    assert frame["prediction"].tolist() == [True, False, True]
+    assert frame["label"].isna().all() and frame["label_time"].isna().all()
+    assert len(store) == 3
+
+
+def test_frame_filters_by_time_model_version_and_labels(store):
+    store.log(rows(["a", "b"], day="2013-01-01"))
+    store.log(rows(["c", "d"], day="2013-02-01", version=2))
+    store.log(rows(["e"], day="2013-02-01", model="other"))
+    store.add_labels(["a", "c"], [True, False])
+
+    assert store.frame("2013-02-01")["request_id"].tolist() == ["c", "e", "d"]
+    assert store.frame(end="2013-01-01T01:00:00Z")["request_id"].tolist() == ["a"]
+    assert store.frame(model="weather", version=2)["request_id"].tolist() == ["c", "d"]
+    assert store.frame(labelled=True)["request_id"].tolist() == ["a", "c"]
+    assert store.frame(labelled=False)["request_id"].tolist() == ["b", "e", "d"]
+    assert PredictionStore(store.path.parent / "none.db").frame().empty
+
+
+def test_labels_join_by_request_id_and_unknown_ids_are_reported(store):
+    store.log(rows(["a", "b", "c"]))
+
+    report = store.add_labels(["c", "zzz", "a"], [False, True, True], at="2013-01-05T09:00:00Z")
+
+    assert (report.matched, report.unknown) == (2, ["zzz"])
+    labels = store.frame().set_index("request_id")
+    assert labels.loc["a", "label"] is True and labels.loc["c", "label"] is False
+    assert pd.isna(labels.loc["b", "label"])
+    assert labels.loc["a", "label_time"] == pd.Timestamp("2013-01-05T09:00:00Z")
+
+
+def test_a_second_label_is_refused_and_nothing_of_its_batch_is_written(store):
+    store.log(rows(["a", "b"]))
+    store.add_labels(["a"], [True])
+
+    with pytest.raises(LabelError, match=r"got 1 already labelled \(\['a'\]\); a label is never overwritten") as caught:
+        store.add_labels(["b", "a"], [False, False])
+
+    assert caught.value.request_ids == ["a"]
+    labels = store.frame().set_index("request_id")["label"]
+    assert labels["a"] is True and pd.isna(labels["b"])  # b, in the refused batch, was not written either
+
+
+@pytest.mark.parametrize(
+    "ids, labels, message",
+    [
+        (["a", "a"], [True, False], r"expected each request id once in a batch; got \['a'\]"),
+        (["a"], [True, False], "expected one label per request id; got 1 ids and 2 labels"),
+    ],
+)
+def test_malformed_label_batches_are_refused(store, ids, labels, message):
+    store.log(rows(["a"]))
+    with pytest.raises(LabelError, match=message):
+        store.add_labels(ids, labels)
+    assert store.frame(labelled=True).empty
+
+
+def test_a_request_id_is_logged_once(store):
+    store.log(rows(["a"]))
+    with pytest.raises(LabkitError, match="expected new request ids; got one already in"):
+        store.log(rows(["b", "a"]))
+    assert store.frame()["request_id"].tolist() == ["a"]  # all or none: b went with the refused batch
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2013-01-01T00:00:00Z", 1356998400.0),
+        ("2013-01-01", 1356998400.0),  # naive times are UTC
+        ("2013-01-01T01:00:00+01:00", 1356998400.0),
+        ("2016-12-31T23:59:60Z", 1483228800.0),  # a leap second is the next second
+    ],
+)
+def test_times_are_read_as_utc(text, expected):
+    assert seconds_since_epoch(text) == expected
+
+
+def test_a_time_that_is_not_one_is_named():
+    with pytest.raises(LabkitError, match=r"expected a time in ISO 8601, such as .*; got 'soon'"):
+        seconds_since_epoch("soon")
+
+
+def _log_from_threads(path: str, process: int, threads: int, per_thread: int) -> None:
+    def work(thread: int) -> None:
+        with PredictionStore(path) as mine:
+            for start in range(0, per_thread, 1000):
+                mine.log(rows([f"p{process}-t{thread}-{i}" for i in range(start, min(start + 1000, per_thread))]))
+
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def test_threads_in_several_processes_lose_and_double_nothing(tmp_path):
+    path, processes, threads, per_thread = str(tmp_path / "monitor.db"), 2, 4, 50_000
+    PredictionStore(path).frame()  # nothing yet: the file is made by the writers, whoever comes first
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_log_from_threads, args=(path, p, threads, per_thread)) for p in range(processes)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(300)
+        assert worker.exitcode == 0
+
+    with PredictionStore(path) as store:
+        ids = store.frame()["request_id"]
+    assert len(ids) == processes * threads * per_thread
+    assert ids.is_unique
+
+
+# Through a service --------------------------------------------------------------------
+
+
+@pytest.fixture
+def logged(weather_registry, tmp_path):
+    """A deployment that logs to tmp_path / "monitor.db"."""
+    with lk.deploy(weather_registry, "weather", store=tmp_path / "monitor.db", max_rows=50) as dep:
+        yield dep
+
+
+def test_a_service_logs_every_prediction_with_its_event_time_and_labels_come_back(logged, weather_split, weather_model, tmp_path):
+    _, production = weather_split
+    days = production.head(120)
+    answer = logged.client.predict(days[list(lk.data.FEATURES)], event_times=days["date"].dt.tz_localize("UTC"))
+    report = logged.client.feedback(answer["request_id"][:100], days["rain_tomorrow"][:100], at="2013-06-01T00:00:00Z")
+
+    assert report == {"matched": 100, "unknown": []}
+    frame = PredictionStore(tmp_path / "monitor.db").frame()
+    assert frame["request_id"].tolist() == answer["request_id"].tolist()
+    assert frame["event_time"].tolist() == days["date"].dt.tz_localize("UTC").tolist()
+    assert frame["prediction"].tolist() == weather_model.predict(days[list(lk.data.FEATURES)]).tolist()
+    np.testing.assert_allclose(frame["proba_True"], weather_model.predict_proba(days[list(lk.data.FEATURES)])[:, 1])
+    assert frame[list(lk.data.FEATURES)].reset_index(drop=True).equals(days[list(lk.data.FEATURES)].reset_index(drop=True))
+    assert (frame["model_name"] == "weather").all() and (frame["model_version"] == 1).all()
+    assert (frame["latency_ms"] > 0).all()
+    assert frame["label"].notna().sum() == 100
+    assert frame["label"][:100].tolist() == days["rain_tomorrow"][:100].tolist()
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"records": [], "event_times": []}, None),
+        ({"event_time": "soon"}, r"expected event_time to be an ISO 8601 time such as .*; got \"soon\""),
+        ({"event_times": ["2013-01-01"] * 2}, r"expected event_times to hold one time per record \(1\); got an array of 2"),
+        ({"event_time": "2013-01-01", "event_times": ["2013-01-01"]}, "expected event_time or event_times, not both"),
+    ],
+)
+def test_event_times_that_do_not_fit_are_refused(logged, weather_split, body, message):
+    _, production = weather_split
+    record = production[list(lk.data.FEATURES)].head(1).to_dict(orient="records")
+    payload = {"records": record, **body} if "records" not in body else body
+    response = httpx.post(f"{logged.url}/predict", json=payload)
+    assert response.status_code == 422
+    if message is not None:
+        assert re.search(message, response.json()["message"]), response.json()["message"]
+
+
+def test_feedback_is_refused_clearly(logged):
+    assert httpx.post(f"{logged.url}/feedback", json={"labels": []}).status_code == 400
+    bad = httpx.post(f"{logged.url}/feedback", json={"labels": [{"label": True}]})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", 0]
+
+
+def test_a_service_without_a_store_has_no_feedback(weather_registry):
+    with lk.deploy(weather_registry, "weather") as dep:
+        with pytest.raises(lk.errors.ServiceError) as caught:
+            dep.client.feedback(["x"], [True])
+    assert caught.value.status == 404
+
+
+def test_every_answered_prediction_survives_a_sigkill_of_the_server(weather_registry, weather_split, tmp_path):
+    _, production = weather_split
+    record = production[list(lk.data.FEATURES)].head(1).to_dict(orient="records")
+    path = tmp_path / "monitor.db"
+    dep = lk.deploy(weather_registry, "weather", store=path)
+    answered: list[str] = []
+    stop = threading.Event()
+
+    def send() -> None:
+        with httpx.Client(base_url=dep.url, timeout=5) as client:
+            while not stop.is_set():
+                try:
+                    response = client.post("/predict", json={"records": record})
+                except httpx.TransportError:
+                    return  # the server is gone
+                if response.status_code == 200:
+                    answered.extend(response.json()["request_ids"])
+
+    senders = [threading.Thread(target=send) for _ in range(8)]
+    for sender in senders:
+        sender.start()
+    deadline = time.monotonic() + 60
+    while len(answered) < 300 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(dep.pid, signal.SIGKILL)  # mid-load: requests in flight, commits in progress
+    stop.set()
+    for sender in senders:
+        sender.join(30)
+    dep.stop()
+
+    stored = set(PredictionStore(path).frame()["request_id"])
+    assert len(answered) >= 300
+    assert set(answered) <= stored  # every answer a client got is in the store
