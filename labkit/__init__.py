@@ -2,11 +2,12 @@
 
 from importlib.metadata import version as _version
 
-from labkit import data, doctor, errors, integration, trust, widgets
+from labkit import data, doctor, errors, integration, monitoring, trust, widgets
 from labkit.clock import SimulatedClock
 from labkit.deployment import Deployment, ModelClient, deploy
 from labkit.errors import LabkitError
 from labkit.integration import score_file
+from labkit.monitoring import simulate
 from labkit.registry import ModelVersion, Registry
 from labkit.schema import Schema
 from labkit.store import PredictionStore
@@ -28,7 +29,9 @@ __all__ = [
     "doctor",
     "errors",
     "integration",
+    "monitoring",
     "score_file",
+    "simulate",
     "trust",
     "widgets",
     "workspace",

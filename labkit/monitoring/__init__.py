@@ -1,0 +1,7 @@
+"""Monitoring: what a deployed model predicts, how right it turns out, and whether its data drifts."""
+
+from labkit.monitoring import scenarios
+from labkit.monitoring.simulate import Replay, simulate
+from labkit.store import LabelReport, PredictionStore
+
+__all__ = ["LabelReport", "PredictionStore", "Replay", "scenarios", "simulate"]
