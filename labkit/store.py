@@ -61,6 +61,15 @@ CREATE TABLE IF NOT EXISTS predictions (
     label_time    REAL
 );
 CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions (event_time);
+CREATE TABLE IF NOT EXISTS alerts (
+    time      REAL NOT NULL,
+    rule      TEXT NOT NULL,
+    measure   TEXT NOT NULL,
+    value     REAL,
+    threshold REAL,
+    message   TEXT NOT NULL,
+    UNIQUE (time, rule)
+);
 """
 
 _LEAP_SECOND = re.compile(r"(\d\d:\d\d):60(?![\d])")
@@ -264,6 +273,44 @@ class PredictionStore:
         )
         rows = self._connect().execute(query, parameters).fetchall() if self.path.exists() else []
         return _frame(rows)
+
+    def add_alerts(self, alerts: pd.DataFrame) -> int:
+        """Keep alerts (as :func:`labkit.monitoring.alerts.evaluate` returns them); return how many were new.
+
+        An alert already kept (same rule, same time) is not kept twice, so checking the
+        same period again does not page anyone twice.
+        """
+        values = [
+            (seconds_since_epoch(row["time"]), str(row["rule"]), str(row["measure"]),
+             None if pd.isna(row["value"]) else float(row["value"]),
+             None if pd.isna(row["threshold"]) else float(row["threshold"]), str(row["message"]))
+            for row in alerts.to_dict(orient="records")
+        ]
+        connection = self._connect()
+        with connection:
+            before = connection.total_changes
+            connection.executemany(
+                "INSERT OR IGNORE INTO alerts (time, rule, measure, value, threshold, message) VALUES (?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            return connection.total_changes - before
+
+    def alerts(self, start: Any = None, end: Any = None, *, rule: str | None = None) -> pd.DataFrame:
+        """The alerts kept, oldest first: ``time, rule, measure, value, threshold, message``."""
+        where, parameters = [], []
+        for clause, value in (("time >= ?", start), ("time < ?", end)):
+            if value is not None:
+                where.append(clause)
+                parameters.append(seconds_since_epoch(value))
+        if rule is not None:
+            where.append("rule = ?")
+            parameters.append(rule)
+        query = "SELECT time, rule, measure, value, threshold, message FROM alerts" + (
+            f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY time, rule"
+        rows = self._connect().execute(query, parameters).fetchall() if self.path.exists() else []
+        frame = pd.DataFrame(rows, columns=["time", "rule", "measure", "value", "threshold", "message"])
+        frame["time"] = pd.to_datetime(frame["time"].astype(float), unit="s", utc=True)
+        return frame
 
     def __len__(self) -> int:
         if not self.path.exists():
