@@ -4,6 +4,8 @@ One run trains the course's running example (a scikit-learn pipeline fitted on 2
 registers it, and serves that same version twice, each in its own process on 127.0.0.1:
 
 - ``labkit``: :func:`labkit.deploy`, the service the notebooks use;
+- ``logged``: the same, started with ``store=``, so it commits every prediction to the
+  prediction store before answering (issue 7's "logging on");
 - ``bare``: ``bench/bare_app.py``, the service most tutorials show (a pydantic model of
   one record, an ``async def`` handler, ``model.predict`` on a DataFrame).
 
@@ -57,7 +59,7 @@ BARE_APP = Path(__file__).with_name("bare_app.py")
 MODEL_NAME = "weather"
 ALIAS = "champion"
 NUMERIC = ["precipitation", "temp_max", "temp_min", "wind"]
-SERVERS = ("labkit", "bare")
+SERVERS = ("labkit", "logged", "bare")
 PACKAGES = (
     "labkit", "fastapi", "starlette", "pydantic", "uvicorn", "uvloop", "httptools", "orjson",
     "numpy", "pandas", "scikit-learn", "skops",
@@ -192,11 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         script.write_text(WRK_SCRIPT, encoding="utf-8")
         machine = _machine(wrk)
         with contextlib.ExitStack() as servers:
-            _progress("starting both servers ...")
+            _progress("starting the three servers ...")
             deployment = servers.enter_context(labkit.deploy(registry, MODEL_NAME, alias=ALIAS))
-            urls = {"labkit": deployment.url}
+            logged = servers.enter_context(
+                labkit.deploy(registry, MODEL_NAME, alias=ALIAS, store=workdir / "monitor.db")
+            )
+            urls = {"labkit": deployment.url, "logged": logged.url}
             urls["bare"], bare_pid = servers.enter_context(_bare_server(registry.root, workdir))
-            pids = {"labkit": deployment.pid, "bare": bare_pid}
+            pids = {"labkit": deployment.pid, "logged": logged.pid, "bare": bare_pid}
             _check_same_answers(urls, bodies[max(bodies)])
 
             def measure(server: str, rows: int, seconds: int, repeat: int) -> Run:
@@ -324,7 +329,7 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 def _check_same_answers(urls: dict[str, str], body: Path) -> None:
-    """Both servers must give the same predictions: otherwise they do different work."""
+    """Every server must give the same predictions: otherwise they do different work."""
     answers = {}
     for server, url in urls.items():
         response = httpx.post(
@@ -332,8 +337,8 @@ def _check_same_answers(urls: dict[str, str], body: Path) -> None:
         )
         response.raise_for_status()
         answers[server] = response.json()["predictions"]
-    if answers["labkit"] != answers["bare"]:
-        raise RuntimeError("expected labkit and the bare app to predict alike for the same records; they differ")
+    if any(answer != answers["bare"] for answer in answers.values()):
+        raise RuntimeError("expected every server to predict alike for the same records; they differ")
 
 
 def _wrk(
@@ -405,8 +410,8 @@ def _markdown(
         f"load average {_first(machine['load_average_at_start'])} at start, "
         f"{_first(machine['load_average_at_end'])} at end.",
         "",
-        "| request | metric | labkit | bare | labkit / bare |",
-        "|---|---|---:|---:|---:|",
+        "| request | metric | labkit | logged | bare | labkit / bare | logged / labkit | logged / bare |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     metrics = [
         ("requests_per_s", "requests/s (higher is better)", "{:,.0f}"),
@@ -420,10 +425,13 @@ def _markdown(
         for metric, name, form in metrics:
             if metric == "rows_per_s" and rows == "1":
                 continue  # the same number as requests/s
-            mine, theirs = by_server["labkit"][metric], by_server["bare"][metric]
-            if mine is None or theirs is None:
+            mine, logged, theirs = (by_server[server][metric] for server in ("labkit", "logged", "bare"))
+            if mine is None or logged is None or theirs is None:
                 continue  # no /proc on this system: CPU time is unknown
-            lines.append(f"| {label} | {name} | {form.format(mine)} | {form.format(theirs)} | {mine / theirs:.2f} |")
+            lines.append(
+                f"| {label} | {name} | {form.format(mine)} | {form.format(logged)} | {form.format(theirs)} "
+                f"| {mine / theirs:.2f} | {logged / mine:.2f} | {logged / theirs:.2f} |"
+            )
     return "\n".join(lines)
 
 
