@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from river import drift
+from river import base, drift
 from river.drift import binary
 
 from labkit.errors import DataError
@@ -281,7 +281,7 @@ def _check_stream(stream: object, detector: str) -> np.ndarray:
     return values.astype(float)
 
 
-def _build(detector: str, params: dict[str, object]):
+def _build(detector: str, params: dict[str, object]) -> base.DriftDetector | base.BinaryDriftDetector:
     if detector == "Periodic":
         every = params.pop("every", 500)
         river_class, settings = drift.DummyDriftDetector, {"trigger_method": "fixed", "t_0": every, **params}

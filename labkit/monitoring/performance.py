@@ -68,7 +68,8 @@ def performance_over_time(
       mean, std / sqrt(n), applies as it stands. RMSE is the square root of such a mean
       (of squared errors), and its standard error follows by the delta method.
     - ROC AUC uses Hanley and McNeil's (1982) normal approximation, which needs only the
-      AUC and the counts of each class.
+      AUC and the counts of each class. Like any such formula it gives no width at an
+      AUC of exactly 1; read n_labelled there.
     - F1 and R2 are ratios with no simple formula, so they are bootstrapped: the window's
       labelled rows are resampled ``n_bootstrap`` times with a seeded generator, and the
       standard error is the spread of the metric over the resamples.
@@ -82,8 +83,9 @@ def performance_over_time(
     frame
         Logged predictions, one row each, as ``PredictionStore.frame`` returns them.
     window
-        A pandas offset such as ``"7D"`` (consecutive windows of event time, empty ones
-        included) or an int N (every N predictions in event-time order, labelled or not).
+        A pandas offset such as ``"7D"`` or ``"MS"`` (calendar months): consecutive
+        windows of event time, empty ones included. Or an int N: every N predictions in
+        event-time order, labelled or not.
     task
         ``"classification"`` or ``"regression"``.
     metrics
@@ -194,7 +196,17 @@ def _choose_metrics(task: str, metrics: list[str] | tuple[str, ...] | None) -> l
     return list(metrics)
 
 
-def _measure(metric, labelled, y_true, positive, probability_column, prediction_column, z, n_bootstrap, rng):
+def _measure(
+    metric: str,
+    labelled: pd.DataFrame,
+    y_true: np.ndarray,
+    positive: object,
+    probability_column: str,
+    prediction_column: str,
+    z: float,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+) -> tuple[float, float, float, float]:
     """One metric on one window's labelled rows: (value, std_error, lower, upper)."""
     low, high = _RANGES[metric]
     if metric in REGRESSION_METRICS:
@@ -219,7 +231,9 @@ def _measure(metric, labelled, y_true, positive, probability_column, prediction_
     return value, std_error, max(low, value - z * std_error), min(high, value + z * std_error)
 
 
-def _proportion(metric, y_true, y_pred, positive, z):
+def _proportion(
+    metric: str, y_true: np.ndarray, y_pred: np.ndarray, positive: object, z: float
+) -> tuple[float, float, float, float]:
     actual, predicted = y_true == positive, y_pred == positive
     if metric == "accuracy":
         value, n = skm.accuracy_score(y_true, y_pred), len(y_true)
@@ -242,7 +256,7 @@ def _wilson(p: float, n: int, z: float) -> tuple[float, float]:
     return lower, upper
 
 
-def _probabilistic(metric, actual, probability):
+def _probabilistic(metric: str, actual: np.ndarray, probability: np.ndarray) -> tuple[float, float]:
     if metric == "log_loss":
         value = skm.log_loss(actual, probability, labels=[False, True])
         # The per-row losses whose mean log_loss is, clipped as scikit-learn clips them.
@@ -261,7 +275,9 @@ def _probabilistic(metric, actual, probability):
     return auc, float(np.sqrt(max(variance, 0.0)))
 
 
-def _regression(metric, truth, predicted, n_bootstrap, rng):
+def _regression(
+    metric: str, truth: np.ndarray, predicted: np.ndarray, n_bootstrap: int, rng: np.random.Generator
+) -> tuple[float, float]:
     errors = truth - predicted
     if metric == "mae":
         return skm.mean_absolute_error(truth, predicted), _sem(np.abs(errors))
@@ -282,7 +298,7 @@ def _regression(metric, truth, predicted, n_bootstrap, rng):
     return value, (float(replicates.std(ddof=1)) if len(replicates) > 1 else np.nan)
 
 
-def _bootstrap_f1(actual, predicted, n_bootstrap, rng):
+def _bootstrap_f1(actual: np.ndarray, predicted: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> float:
     resamples = rng.integers(0, len(actual), size=(n_bootstrap, len(actual)))
     a, p = actual[resamples], predicted[resamples]
     tp, fp, fn = (a & p).sum(axis=1), (~a & p).sum(axis=1), (a & ~p).sum(axis=1)
