@@ -1,7 +1,7 @@
 """Monitoring: how a deployed model is doing, with labels and without them."""
 
 from labkit.monitoring.cbpe import CBPE
-from labkit.monitoring.detectors import DETECTORS, Detection, compare_detectors, run_detector
+from labkit.monitoring.detectors import DETECTORS, Detection, compare_detectors, mistakes, run_detector
 from labkit.monitoring.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS, performance_over_time
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "Detection",
     "REGRESSION_METRICS",
     "compare_detectors",
+    "mistakes",
     "performance_over_time",
     "run_detector",
 ]

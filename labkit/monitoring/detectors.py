@@ -20,8 +20,9 @@ from river import base, drift
 from river.drift import binary
 
 from labkit.errors import DataError
+from labkit.monitoring._frames import is_labelled, known_labels, require_columns, require_times
 
-__all__ = ["DETECTORS", "Detection", "compare_detectors", "run_detector"]
+__all__ = ["DETECTORS", "Detection", "compare_detectors", "mistakes", "run_detector"]
 
 # Named as river names them, so a student finds each one in river's documentation. The
 # binary ones read only 0/1 (a mistake or not); the others read any number.
@@ -74,6 +75,51 @@ class Detection:
     def detected(self) -> bool:
         """Whether an alarm came at or after the known drift."""
         return self.delay_rows is not None
+
+
+def mistakes(
+    frame: pd.DataFrame,
+    *,
+    time_column: str = "event_time",
+    label_column: str = "label",
+    prediction_column: str = "prediction",
+) -> pd.Series:
+    """Turn logged predictions into the stream a detector reads: 1 for each mistake, 0 for each right answer.
+
+    Parameters
+    ----------
+    frame
+        Logged predictions, as ``PredictionStore.frame`` returns them.
+    time_column, label_column, prediction_column
+        The names of the event time, the label and the prediction columns.
+
+    Returns
+    -------
+    pandas.Series
+        One int per labelled row, in event-time order, indexed by event time; rows
+        whose label has not arrived are left out.
+
+    Raises
+    ------
+    DataError
+        If a column is missing or the times are not datetimes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({
+    ...     "event_time": pd.date_range("2013-01-01", periods=4, freq="D", tz="UTC"),
+    ...     "prediction": [True, False, True, True],
+    ...     "label": [True, True, None, False],
+    ... })
+    >>> mistakes(frame).tolist()
+    [0, 1, 1]
+    """
+    require_columns(frame, [time_column, label_column, prediction_column], name="frame")
+    require_times(frame, time_column, name="frame")
+    labelled = frame[is_labelled(frame[label_column])].sort_values(time_column, kind="stable")
+    wrong = (known_labels(labelled[label_column]) != labelled[prediction_column]).astype(int)
+    return pd.Series(wrong.to_numpy(), index=pd.DatetimeIndex(labelled[time_column]), name="mistake")
 
 
 def run_detector(

@@ -10,7 +10,7 @@ import pytest
 from river.datasets import synth
 
 from labkit.errors import DataError
-from labkit.monitoring.detectors import DETECTORS, compare_detectors, run_detector
+from labkit.monitoring.detectors import DETECTORS, compare_detectors, mistakes, run_detector
 
 DRIFT = 2000
 
@@ -154,3 +154,19 @@ def test_drift_outside_the_stream_is_refused(sea_mistakes):
 def test_a_wrong_setting_names_the_right_ones(sea_mistakes):
     with pytest.raises(TypeError, match=r"expected settings of ADWIN among \['delta', .*got \['threshold'\]"):
         run_detector(sea_mistakes, "ADWIN", threshold=3)
+
+
+def test_mistakes_come_from_labelled_rows_in_event_time_order():
+    frame = pd.DataFrame(
+        {
+            "event_time": pd.to_datetime(["2013-01-03", "2013-01-01", "2013-01-02", "2013-01-04"]).tz_localize("UTC"),
+            "prediction": [True, True, False, False],
+            "label": pd.Series([False, True, None, False], dtype=object),
+        }
+    )
+
+    stream = mistakes(frame)
+
+    assert stream.tolist() == [0, 1, 0]
+    assert stream.index.tolist() == list(pd.to_datetime(["2013-01-01", "2013-01-03", "2013-01-04"]).tz_localize("UTC"))
+    assert run_detector(stream, "DDM").alarms.empty  # a detector reads it as it is
