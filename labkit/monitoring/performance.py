@@ -162,9 +162,10 @@ def performance_over_time(
         )
 
     z = float(stats.norm.ppf(0.5 + confidence / 2))
-    rng = np.random.default_rng(seed)
     rows = []
-    for window_ in windows(frame, window, time_column=time_column):
+    for number, window_ in enumerate(windows(frame, window, time_column=time_column)):
+        # A generator per window, so a window's band does not depend on the windows before it.
+        rng = np.random.default_rng([seed, number])
         labelled = window_.rows[is_labelled(window_.rows[label_column])]
         y_true = known_labels(labelled[label_column]).to_numpy()
         for metric in chosen:

@@ -254,3 +254,20 @@ def test_times_must_be_datetimes():
 
     with pytest.raises(DataError, match=r"expected frame\['event_time'\] to hold datetimes; got dtype"):
         performance_over_time(frame, metrics=["accuracy"])
+
+
+
+def test_late_labels_in_one_window_leave_the_next_windows_band_alone():
+    rng = np.random.default_rng(5)
+    n = 60
+    truth = rng.random(n) < 0.5
+    frame = _frame(["2013-01-01"] * n, np.where(rng.random(n) < 0.8, truth, ~truth), truth)
+    frame["event_time"] = pd.date_range("2013-01-01", periods=n, freq="D", tz="UTC")
+    fewer = frame.copy()
+    fewer.loc[:9, "label"] = None  # the first month's labels are still arriving
+
+    now = performance_over_time(fewer, window="30D", metrics=["f1"])
+    later = performance_over_time(frame, window="30D", metrics=["f1"])
+
+    assert now["n_labelled"].iloc[0] != later["n_labelled"].iloc[0]
+    assert now["std_error"].iloc[1] == later["std_error"].iloc[1]
