@@ -222,6 +222,9 @@ class CBPE(BaseEstimator):
             If a column is missing or the times are not datetimes.
         """
         check_is_fitted(self)
+        if isinstance(frame, pd.DataFrame) and frame.empty:
+            # An empty store has no probability columns yet: nothing logged, nothing to estimate.
+            return pd.DataFrame(columns=_COLUMNS)
         require_columns(frame, [self.time_column, self.prediction_column, self._proba], name="frame")
         require_times(frame, self.time_column, name="frame")
         rows = []

@@ -116,6 +116,8 @@ def mistakes(
     [0, 1, 1]
     """
     require_columns(frame, [time_column, label_column, prediction_column], name="frame")
+    if frame.empty:
+        return pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype=int, name="mistake")
     require_times(frame, time_column, name="frame")
     labelled = frame[is_labelled(frame[label_column])].sort_values(time_column, kind="stable")
     wrong = (known_labels(labelled[label_column]) != labelled[prediction_column]).astype(int)
@@ -352,7 +354,12 @@ def _position(stream: pd.Series, drift_at: pd.Timestamp | str | int) -> int:
         position = int(drift_at)
     else:
         try:
-            position = int(stream.index.searchsorted(pd.Timestamp(drift_at), side="left"))
+            moment = pd.Timestamp(drift_at)
+            # A date typed as text is read in the stream's time zone, as pandas reads
+            # stream.loc["2014-01-01":]; a Timestamp object must carry its own zone.
+            if isinstance(drift_at, str) and moment.tzinfo is None and stream.index.tz is not None:
+                moment = moment.tz_localize(stream.index.tz)
+            position = int(stream.index.searchsorted(moment, side="left"))
         except (TypeError, ValueError):
             raise DataError(
                 f"expected drift_at as a row position or a time with the stream's time zone "
@@ -360,9 +367,9 @@ def _position(stream: pd.Series, drift_at: pd.Timestamp | str | int) -> int:
                 "drift_at=pd.Timestamp('2013-06-01', tz='UTC')"
             ) from None
     if not 0 <= position < len(stream):
+        span = f" ({stream.index[0]} to {stream.index[-1]})" if len(stream) else ""
         raise DataError(
-            f"expected drift_at inside the stream's {len(stream)} rows "
-            f"({stream.index[0]} to {stream.index[-1]}); got {drift_at!r}; fix: pick a point "
-            "inside the stream"
+            f"expected drift_at inside the stream's {len(stream)} rows{span}; got {drift_at!r}; "
+            "fix: pick a point inside the stream"
         )
     return position

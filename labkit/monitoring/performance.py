@@ -148,6 +148,10 @@ def performance_over_time(
     alone do not show that the model got worse.
     """
     chosen = _choose_metrics(task, metrics)
+    if isinstance(frame, pd.DataFrame) and frame.empty:
+        # An empty store has no probability columns yet (it learns the classes from its
+        # first prediction), and no time to cut: nothing logged is nothing to measure.
+        return _empty()
     probability_column = f"{proba_prefix}{positive}"
     needed = [time_column, label_column]
     if task == "regression" or set(chosen) & {"accuracy", "precision", "recall", "f1"}:
@@ -176,7 +180,14 @@ def performance_over_time(
                     metric, labelled, y_true, positive, probability_column, prediction_column, z, n_bootstrap, rng
                 )
             rows.append((window_.start, window_.end, metric, value, len(labelled), std_error, lower, upper))
+    if not rows:
+        return _empty()
     return pd.DataFrame(rows, columns=_COLUMNS).astype({"value": float, "std_error": float, "lower": float, "upper": float})
+
+
+def _empty() -> pd.DataFrame:
+    types = {"start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]", "metric": object, "n_labelled": int}
+    return pd.DataFrame({column: pd.Series(dtype=types.get(column, float)) for column in _COLUMNS})
 
 
 def _choose_metrics(task: str, metrics: list[str] | tuple[str, ...] | None) -> list[str]:

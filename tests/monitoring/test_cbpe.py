@@ -171,3 +171,11 @@ def test_unknown_metric_is_refused():
 def test_missing_probability_column_is_named():
     with pytest.raises(DataError, match=r"missing \['proba_True'\]"):
         CBPE().fit(REFERENCE.drop(columns="proba_True"))
+
+
+def test_an_empty_store_gives_no_estimates():
+    empty = pd.DataFrame(columns=["request_id", "event_time", "prediction", "label", "label_time"])
+
+    table = CBPE().fit(REFERENCE).estimate(empty)
+
+    assert table.empty and "estimated" in table.columns

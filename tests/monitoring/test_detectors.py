@@ -87,7 +87,10 @@ def test_drift_at_may_be_a_time(sea_mistakes):
     by_time = run_detector(sea_mistakes, "ADWIN", drift_at=sea_mistakes.index[DRIFT])
     by_text = run_detector(sea_mistakes, "ADWIN", drift_at=str(sea_mistakes.index[DRIFT]))
 
+    by_date = run_detector(sea_mistakes, "ADWIN", drift_at="2013-03-25")  # no zone: the stream's
+
     assert by_time.drift_position == by_text.drift_position == DRIFT
+    assert by_date.drift_position == 24 * (31 + 28 + 24)
     assert by_time.delay_rows == run_detector(sea_mistakes, "ADWIN", drift_at=DRIFT).delay_rows
 
 
@@ -170,3 +173,17 @@ def test_mistakes_come_from_labelled_rows_in_event_time_order():
     assert stream.tolist() == [0, 1, 0]
     assert stream.index.tolist() == list(pd.to_datetime(["2013-01-01", "2013-01-03", "2013-01-04"]).tz_localize("UTC"))
     assert run_detector(stream, "DDM").alarms.empty  # a detector reads it as it is
+
+
+def test_an_empty_store_gives_an_empty_stream_with_no_alarms():
+    empty = pd.DataFrame(columns=["request_id", "event_time", "prediction", "label", "label_time"])
+
+    stream = mistakes(empty)
+
+    assert stream.empty and isinstance(stream.index, pd.DatetimeIndex)
+    assert run_detector(stream, "ADWIN").alarms.empty
+
+
+def test_a_naive_timestamp_is_refused_against_a_zoned_stream(sea_mistakes):
+    with pytest.raises(DataError, match=r"time with the stream's time zone \(UTC\); got Timestamp"):
+        run_detector(sea_mistakes, "ADWIN", drift_at=pd.Timestamp("2013-03-25"))

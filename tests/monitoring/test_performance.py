@@ -271,3 +271,16 @@ def test_late_labels_in_one_window_leave_the_next_windows_band_alone():
 
     assert now["n_labelled"].iloc[0] != later["n_labelled"].iloc[0]
     assert now["std_error"].iloc[1] == later["std_error"].iloc[1]
+
+
+def test_an_empty_store_gives_an_empty_table():
+    # What PredictionStore.frame() returns before the first prediction: no proba_ columns yet.
+    empty = pd.DataFrame(
+        columns=["request_id", "event_time", "arrival_time", "model_name", "model_version", "prediction",
+                 "latency_ms", "label", "label_time"]
+    )
+
+    table = performance_over_time(empty)
+
+    assert table.empty
+    assert list(table.columns) == ["start", "end", "metric", "value", "n_labelled", "std_error", "lower", "upper"]
