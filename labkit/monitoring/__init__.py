@@ -2,7 +2,28 @@
 
 from labkit.monitoring import scenarios
 from labkit.monitoring.alerts import Rule, evaluate, post_alerts
+from labkit.monitoring.cbpe import CBPE
+from labkit.monitoring.detectors import DETECTORS, Detection, compare_detectors, mistakes, run_detector
+from labkit.monitoring.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS, performance_over_time
 from labkit.monitoring.simulate import Replay, simulate
 from labkit.store import LabelReport, PredictionStore
 
-__all__ = ["LabelReport", "PredictionStore", "Replay", "Rule", "evaluate", "post_alerts", "scenarios", "simulate"]
+__all__ = [
+    "CBPE",
+    "CLASSIFICATION_METRICS",
+    "DETECTORS",
+    "Detection",
+    "LabelReport",
+    "PredictionStore",
+    "REGRESSION_METRICS",
+    "Replay",
+    "Rule",
+    "compare_detectors",
+    "evaluate",
+    "mistakes",
+    "performance_over_time",
+    "post_alerts",
+    "run_detector",
+    "scenarios",
+    "simulate",
+]
