@@ -44,23 +44,34 @@ import pandas as pd
 
 from labkit.errors import LabelError, LabkitError
 
-__all__ = ["LabelReport", "PredictionStore", "seconds_since_epoch"]
+__all__ = ["Batch", "LabelReport", "PredictionStore", "seconds_since_epoch"]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
-    request_id    TEXT PRIMARY KEY,
-    event_time    REAL NOT NULL,
+CREATE TABLE IF NOT EXISTS batches (
+    id            INTEGER PRIMARY KEY,
+    first_event   REAL NOT NULL,
+    last_event    REAL NOT NULL,
+    event_times   TEXT NOT NULL,
     arrival_time  REAL NOT NULL,
     model_name    TEXT NOT NULL,
     model_version INTEGER NOT NULL,
+    request_ids   TEXT NOT NULL,
     inputs        TEXT NOT NULL,
-    prediction    TEXT NOT NULL,
+    predictions   TEXT NOT NULL,
+    classes       TEXT,
     probabilities TEXT,
-    latency_ms    REAL,
-    label         TEXT,
-    label_time    REAL
+    latency_ms    REAL
 );
-CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions (event_time);
+CREATE INDEX IF NOT EXISTS batches_by_time ON batches (first_event, last_event);
+CREATE TABLE IF NOT EXISTS request_ids (
+    request_id TEXT PRIMARY KEY,
+    batch      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS labels (
+    request_id TEXT PRIMARY KEY,
+    label      TEXT NOT NULL,
+    label_time REAL NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alerts (
     time      REAL NOT NULL,
     rule      TEXT NOT NULL,
@@ -91,6 +102,40 @@ class LabelReport:
 
     matched: int
     unknown: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One request's predictions, stored as one row: what a service commits.
+
+    Parameters
+    ----------
+    request_ids, event_times
+        One per record; times in seconds since 1970 (UTC).
+    arrival_time
+        When the request arrived.
+    model_name, model_version
+        What answered.
+    inputs
+        The records as a JSON array (bytes), column to value.
+    predictions
+        One per record.
+    classes, probabilities
+        The classes, and one row of probabilities per record; ``None`` without them.
+    latency_ms
+        The request's time in the service.
+    """
+
+    request_ids: list[str]
+    event_times: list[float]
+    arrival_time: float
+    model_name: str
+    model_version: int
+    inputs: bytes
+    predictions: list[Any]
+    classes: list[Any] | None
+    probabilities: list[list[float]] | None
+    latency_ms: float | None
 
 
 class PredictionStore:
@@ -139,28 +184,61 @@ class PredictionStore:
             A request id is already in the store (nothing of this batch is written).
         """
         now = time.time()
-        values = []
+        batches: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
         for row in rows:
-            arrival = seconds_since_epoch(row.get("arrival_time"), default=now)
-            values.append((
-                row["request_id"],
-                seconds_since_epoch(row.get("event_time"), default=arrival),
-                arrival,
-                row["model_name"],
-                int(row["model_version"]),
-                orjson.dumps(row["inputs"], option=orjson.OPT_SERIALIZE_NUMPY).decode(),
-                orjson.dumps(row["prediction"], option=orjson.OPT_SERIALIZE_NUMPY).decode(),
-                None if row.get("probabilities") is None else orjson.dumps(row["probabilities"]).decode(),
-                row.get("latency_ms"),
+            batches.setdefault((row["model_name"], int(row["model_version"])), []).append(row)
+        prepared = []
+        for (name, version), group in batches.items():
+            arrival = seconds_since_epoch(group[0].get("arrival_time"), default=now)
+            probabilities = [row.get("probabilities") for row in group]
+            classes = list(probabilities[0]) if probabilities and probabilities[0] is not None else None
+            prepared.append(Batch(
+                request_ids=[str(row["request_id"]) for row in group],
+                event_times=[seconds_since_epoch(row.get("event_time"), default=arrival) for row in group],
+                arrival_time=arrival,
+                model_name=name,
+                model_version=version,
+                inputs=orjson.dumps([row["inputs"] for row in group], default=_plain, option=orjson.OPT_SERIALIZE_NUMPY),
+                predictions=[row["prediction"] for row in group],
+                classes=classes,
+                probabilities=None if classes is None else [[p[c] for c in classes] for p in probabilities],
+                latency_ms=group[0].get("latency_ms"),
             ))
+        self.log_batches(prepared)
+
+    def log_batches(self, batches: Sequence[Batch]) -> None:
+        """Commit whole requests, all or none: what a service does, many requests per commit.
+
+        One row per request, not per record, keeps a 1000-record request one insert.
+
+        Raises
+        ------
+        LabkitError
+            A request id is already in the store (nothing is written).
+        """
         connection = self._connect()
         try:
             with connection:
-                connection.executemany(
-                    "INSERT INTO predictions (request_id, event_time, arrival_time, model_name, model_version, "
-                    "inputs, prediction, probabilities, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    values,
-                )
+                for batch in batches:
+                    cursor = connection.execute(
+                        "INSERT INTO batches (first_event, last_event, event_times, arrival_time, model_name, "
+                        "model_version, request_ids, inputs, predictions, classes, probabilities, latency_ms) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            min(batch.event_times), max(batch.event_times), orjson.dumps(batch.event_times).decode(),
+                            batch.arrival_time, batch.model_name, batch.model_version,
+                            orjson.dumps(batch.request_ids).decode(), bytes(batch.inputs).decode(),
+                            orjson.dumps(batch.predictions, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+                            None if batch.classes is None else orjson.dumps(batch.classes).decode(),
+                            None if batch.probabilities is None
+                            else orjson.dumps(batch.probabilities, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+                            batch.latency_ms,
+                        ),
+                    )
+                    connection.executemany(
+                        "INSERT INTO request_ids (request_id, batch) VALUES (?, ?)",
+                        [(request_id, cursor.lastrowid) for request_id in batch.request_ids],
+                    )
         except sqlite3.IntegrityError as error:
             raise LabkitError(
                 f"expected new request ids; got one already in {self.path} ({error}); "
@@ -211,7 +289,8 @@ class PredictionStore:
                 part = ids[start : start + 500]
                 marks = ",".join("?" * len(part))
                 known.update(connection.execute(
-                    f"SELECT request_id, label FROM predictions WHERE request_id IN ({marks})", part
+                    f"SELECT r.request_id, l.label FROM request_ids r LEFT JOIN labels l USING (request_id) "
+                    f"WHERE r.request_id IN ({marks})", part,
                 ).fetchall())
             labelled = sorted(i for i in ids if known.get(i) is not None)
             if labelled:
@@ -221,9 +300,9 @@ class PredictionStore:
                     "fix: leave those out (a label that changed is a new event, not a correction to hide)",
                     request_ids=labelled,
                 )
-            matched = [(orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode(), when, i)
+            matched = [(i, orjson.dumps(v, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY).decode(), when)
                        for i, v in zip(ids, values) if i in known]
-            connection.executemany("UPDATE predictions SET label = ?, label_time = ? WHERE request_id = ?", matched)
+            connection.executemany("INSERT INTO labels (request_id, label, label_time) VALUES (?, ?, ?)", matched)
         return LabelReport(matched=len(matched), unknown=[i for i in ids if i not in known])
 
     def frame(
@@ -254,25 +333,38 @@ class PredictionStore:
             ``latency_ms``, ``label`` and ``label_time``; times are UTC datetimes, and
             ``label`` is empty until it arrives.
         """
+        if not self.path.exists():
+            return _frame([], {})
         where, parameters = [], []
-        for clause, value in (("event_time >= ?", start), ("event_time < ?", end)):
+        low = None if start is None else seconds_since_epoch(start)
+        high = None if end is None else seconds_since_epoch(end)
+        # A request is read if any of its records may fall in the range; records are cut below.
+        for clause, value in (("last_event >= ?", low), ("first_event < ?", high)):
             if value is not None:
                 where.append(clause)
-                parameters.append(seconds_since_epoch(value))
+                parameters.append(value)
         for clause, value in (("model_name = ?", model), ("model_version = ?", version)):
             if value is not None:
                 where.append(clause)
                 parameters.append(value)
-        if labelled is not None:
-            where.append("label IS NOT NULL" if labelled else "label IS NULL")
+        connection = self._connect()
         query = (
-            "SELECT request_id, event_time, arrival_time, model_name, model_version, inputs, prediction, "
-            "probabilities, latency_ms, label, label_time FROM predictions"
+            "SELECT event_times, arrival_time, model_name, model_version, request_ids, inputs, predictions, "
+            "classes, probabilities, latency_ms FROM batches"
             + (f" WHERE {' AND '.join(where)}" if where else "")
-            + " ORDER BY event_time, request_id"
+            + " ORDER BY id"
         )
-        rows = self._connect().execute(query, parameters).fetchall() if self.path.exists() else []
-        return _frame(rows)
+        batches = connection.execute(query, parameters).fetchall()
+        labels = {row[0]: (row[1], row[2]) for row in connection.execute("SELECT request_id, label, label_time FROM labels")}
+        frame = _frame(batches, labels)
+        keep = pd.Series(True, index=frame.index)
+        if low is not None:
+            keep &= frame["event_time"] >= pd.Timestamp(low, unit="s", tz="UTC")
+        if high is not None:
+            keep &= frame["event_time"] < pd.Timestamp(high, unit="s", tz="UTC")
+        if labelled is not None:
+            keep &= frame["label_time"].notna() == labelled
+        return frame[keep].reset_index(drop=True)
 
     def add_alerts(self, alerts: pd.DataFrame) -> int:
         """Keep alerts (as :func:`labkit.monitoring.alerts.evaluate` returns them); return how many were new.
@@ -315,7 +407,7 @@ class PredictionStore:
     def __len__(self) -> int:
         if not self.path.exists():
             return 0
-        return int(self._connect().execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
+        return int(self._connect().execute("SELECT COUNT(*) FROM request_ids").fetchone()[0])
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -359,24 +451,52 @@ def seconds_since_epoch(value: Any, *, default: float | None = None) -> float:
     return stamp.timestamp()
 
 
-def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+def _plain(value: Any) -> Any:
+    """What orjson cannot write itself: arrays of Python objects, NumPy scalars, timestamps."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot store a value of type {type(value).__name__} as JSON")
+
+
+def _frame(batches: list[tuple[Any, ...]], labels: Mapping[str, tuple[str, float]]) -> pd.DataFrame:
+    """One row per record from the stored requests, oldest event first, labels joined by id."""
     base = ["request_id", "event_time", "arrival_time", "model_name", "model_version"]
-    if not rows:
+    if not batches:
         return pd.DataFrame(columns=[*base, "prediction", "latency_ms", "label", "label_time"])
-    columns = list(zip(*rows))
-    frame = pd.DataFrame({name: columns[i] for i, name in enumerate(base)})
-    for name in ("event_time", "arrival_time"):
-        frame[name] = pd.to_datetime(frame[name], unit="s", utc=True)
-    inputs = pd.DataFrame([orjson.loads(text) for text in columns[5]], index=frame.index)
-    frame = pd.concat([frame, inputs], axis=1)
-    frame["prediction"] = [orjson.loads(text) for text in columns[6]]
-    probabilities = pd.DataFrame(
-        [orjson.loads(text) if text is not None else {} for text in columns[7]], index=frame.index
-    )
-    for label in probabilities.columns:
-        frame[f"proba_{label}"] = probabilities[label]
-    frame["latency_ms"] = pd.array(columns[8], dtype="Float64").astype(float)
-    frame["label"] = pd.Series([orjson.loads(text) if text is not None else None for text in columns[9]],
-                               index=frame.index, dtype=object)
-    frame["label_time"] = pd.to_datetime(pd.Series(columns[10], dtype="float64"), unit="s", utc=True)
-    return frame
+    ids, events, arrivals, names, versions, inputs, predictions, latencies = [], [], [], [], [], [], [], []
+    probabilities: list[dict[str, float]] = []
+    for event_times, arrival, name, version, request_ids, records, answers, classes, probas, latency in batches:
+        batch_ids = orjson.loads(request_ids)
+        n = len(batch_ids)
+        ids += batch_ids
+        events += orjson.loads(event_times)
+        arrivals += [arrival] * n
+        names += [name] * n
+        versions += [version] * n
+        inputs += orjson.loads(records)
+        predictions += orjson.loads(answers)
+        latencies += [latency] * n
+        if classes is not None:
+            labels_of = [str(c) for c in orjson.loads(classes)]
+            probabilities += [dict(zip(labels_of, row)) for row in orjson.loads(probas)]
+        else:
+            probabilities += [{}] * n
+    frame = pd.DataFrame({
+        "request_id": ids,
+        "event_time": pd.to_datetime(pd.Series(events, dtype="float64"), unit="s", utc=True),
+        "arrival_time": pd.to_datetime(pd.Series(arrivals, dtype="float64"), unit="s", utc=True),
+        "model_name": names,
+        "model_version": versions,
+    })
+    frame = pd.concat([frame, pd.DataFrame(inputs, index=frame.index)], axis=1)
+    frame["prediction"] = predictions
+    spread = pd.DataFrame(probabilities, index=frame.index)
+    for label in spread.columns:
+        frame[f"proba_{label}"] = spread[label]
+    frame["latency_ms"] = pd.Series(latencies, dtype="float64")
+    known = [labels.get(i) for i in ids]
+    frame["label"] = pd.Series([orjson.loads(k[0]) if k else None for k in known], index=frame.index, dtype=object)
+    frame["label_time"] = pd.to_datetime(pd.Series([k[1] if k else None for k in known], dtype="float64"), unit="s", utc=True)
+    return frame.sort_values(["event_time", "request_id"], kind="stable").reset_index(drop=True)

@@ -11,16 +11,13 @@ for just its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import Any
-
-from labkit.store import PredictionStore
+from labkit.store import Batch, PredictionStore
 
 __all__ = ["Recorder"]
 
 
 class Recorder:
-    """Commit rows to a :class:`labkit.PredictionStore` in groups; ``await record(rows)`` returns once committed.
+    """Commit requests to a :class:`labkit.PredictionStore` in groups; ``await record(batch)`` returns once committed.
 
     Parameters
     ----------
@@ -32,9 +29,12 @@ class Recorder:
     >>> import asyncio, tempfile, pathlib
     >>> store = PredictionStore(pathlib.Path(tempfile.mkdtemp()) / "monitor.db")
     >>> recorder = Recorder(store)
-    >>> row = {"model_name": "m", "model_version": 1, "inputs": {"x": 1}, "prediction": 0, "probabilities": None}
+    >>> def request(i):
+    ...     return Batch(request_ids=[f"r-{i}"], event_times=[0.0], arrival_time=0.0, model_name="m",
+    ...                  model_version=1, inputs=b'[{"x": 1}]', predictions=[0], classes=None,
+    ...                  probabilities=None, latency_ms=1.0)
     >>> async def many_requests():
-    ...     await asyncio.gather(*(recorder.record([{**row, "request_id": f"r-{i}"}]) for i in range(50)))
+    ...     await asyncio.gather(*(recorder.record(request(i)) for i in range(50)))
     >>> asyncio.run(many_requests())
     >>> len(store), recorder.commits < 50
     (50, True)
@@ -43,13 +43,13 @@ class Recorder:
     def __init__(self, store: PredictionStore) -> None:
         self.store = store
         self.commits = 0
-        self._waiting: list[tuple[Sequence[Mapping[str, Any]], asyncio.Future[None]]] = []
+        self._waiting: list[tuple[Batch, asyncio.Future[None]]] = []
         self._committing: asyncio.Task[None] | None = None
 
-    async def record(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Return once ``rows`` are committed; raise what the commit raised if it failed."""
+    async def record(self, batch: Batch) -> None:
+        """Return once ``batch`` is committed; raise what the commit raised if it failed."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((rows, done))
+        self._waiting.append((batch, done))
         if self._committing is None or self._committing.done():
             self._committing = asyncio.create_task(self._commit_while_waiting())
         await done
@@ -57,9 +57,8 @@ class Recorder:
     async def _commit_while_waiting(self) -> None:
         while self._waiting:
             group, self._waiting = self._waiting, []
-            rows = [row for rows, _ in group for row in rows]
             try:
-                await asyncio.to_thread(self.store.log, rows)
+                await asyncio.to_thread(self.store.log_batches, [batch for batch, _ in group])
             except Exception as error:  # every request of the group learns its rows were not kept
                 for _, done in group:
                     if not done.done():

@@ -56,7 +56,7 @@ from labkit.deployment.predictor import Predictor
 from labkit.deployment.recorder import Recorder
 from labkit.registry import ModelVersion, Registry
 from labkit.schema import Problem, Schema, json_text, json_type
-from labkit.store import PredictionStore, seconds_since_epoch
+from labkit.store import Batch, PredictionStore, seconds_since_epoch
 
 __all__ = ["ServiceSettings", "create_app", "get_settings"]
 
@@ -588,27 +588,25 @@ async def _record(
     if recorder is None:
         return
     arrival = time.time()
-    latency_ms = (time.perf_counter() - started) * 1000
     names = served.schema.names
-    predictions = _as_list(out["predictions"])
-    classes = [str(label) for label in _as_list(out.get("classes", []))]
-    probabilities = _as_list(out["probabilities"]) if "probabilities" in out else None
-    rows = [
-        {
-            "request_id": request_id,
-            "event_time": event_times[i] if event_times is not None else arrival,
-            "arrival_time": arrival,
-            "model_name": served.entry.name,
-            "model_version": served.entry.version,
-            "inputs": {name: _plain_value(records[i].get(name)) for name in names},
-            "prediction": predictions[i],
-            "probabilities": dict(zip(classes, probabilities[i])) if probabilities is not None else None,
-            "latency_ms": latency_ms,
-        }
-        for i, request_id in enumerate(request_ids)
-    ]
+    # The records as they came, when they hold exactly the model's columns (the usual case):
+    # no per-record work; otherwise only the model's columns are kept.
+    exact = all(len(record) == len(names) for record in records)
+    kept = records if exact else [{name: record.get(name) for name in names} for record in records]
+    batch = Batch(
+        request_ids=request_ids,
+        event_times=event_times if event_times is not None else [arrival] * len(request_ids),
+        arrival_time=arrival,
+        model_name=served.entry.name,
+        model_version=served.entry.version,
+        inputs=orjson.dumps(kept, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY),
+        predictions=out["predictions"],
+        classes=[str(label) for label in _as_list(out["classes"])] if "classes" in out else None,
+        probabilities=out.get("probabilities"),
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )
     try:
-        await recorder.record(rows)
+        await recorder.record(batch)
     except Exception as error:
         raise _BadRequest(
             503, "STORE_UNAVAILABLE",
@@ -641,10 +639,6 @@ def _as_list(values: Any) -> list[Any]:
     return values.tolist() if isinstance(values, np.ndarray) else list(values)
 
 
-def _plain_value(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _describe(value: Any) -> str:
     if isinstance(value, dict):
         return f"an object with keys {sorted(value)!r}"
@@ -659,6 +653,8 @@ def _plain(value: Any) -> Any:
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
+    if hasattr(value, "isoformat"):  # a date column's values, on their way to the store
+        return value.isoformat()
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
