@@ -414,9 +414,21 @@ class PredictionStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # check_same_thread=False: a service commits from a worker thread, one at a time.
             connection = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_SCHEMA)
+            # Switching a new file to WAL takes a lock that SQLite's busy timeout does not
+            # wait for, so several writers opening one new store at once retry here.
+            deadline = time.monotonic() + _BUSY_TIMEOUT_S
+            while True:
+                try:
+                    if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                        connection.execute("PRAGMA journal_mode=WAL")
+                    connection.execute("PRAGMA synchronous=NORMAL")
+                    connection.executescript(_SCHEMA)
+                    break
+                except sqlite3.OperationalError as error:
+                    if "locked" not in str(error) or time.monotonic() > deadline:
+                        connection.close()
+                        raise
+                    time.sleep(0.05)
             self._connection = connection
         return self._connection
 
