@@ -1,0 +1,306 @@
+"""The drift report: has each input column's distribution moved away from the reference?
+
+:func:`drift_report` judges every column as Evidently 0.7's ``DataDriftPreset`` does by
+default, with the tests of :mod:`labkit.monitoring.stattests`:
+
+1. **The kind** of each column, from the current frame's dtype, as Evidently infers it:
+   floats are numerical; integers are numerical with more than 10 distinct values, else
+   categorical; booleans, pandas categoricals and strings are categorical. Strings with
+   more distinct values than half their count are free text, and datetimes are times:
+   neither is tested (Evidently runs a text classifier on text; labkit lists them in
+   :attr:`DriftReport.skipped`, and they do not count in the share).
+2. **The values**: missing and infinite values are dropped on each side first.
+3. **The test**, from the reference's (non-missing) row count and the number of distinct
+   values on both sides together (:func:`~labkit.monitoring.stattests.choose_test`):
+
+   =========================  =================================  ===========================
+   reference rows             numerical, more than 5 values      otherwise
+   =========================  =================================  ===========================
+   at most 1000               ``ks`` (p <= 0.05)                 ``chisquare`` (p < 0.05), or
+                                                                 ``z`` (p < 0.05) for at most 2 values
+   more than 1000             ``wasserstein`` (>= 0.1)           ``jensenshannon`` (>= 0.1)
+   =========================  =================================  ===========================
+
+4. **The dataset** drifted when at least half the tested columns did.
+
+Where labkit differs from Evidently, on purpose: the columns are the reference's (the
+model's inputs), so extra columns in the current frame (a timestamp, a prediction) are
+ignored rather than refused; pandas' nullable ``Int64``, ``Float64`` and ``boolean``
+columns are tested like their numpy counterparts (Evidently's type check is
+case-sensitive and skips them); and a column that is all missing on one side is an
+error that names it, as in Evidently, but says how to fix it.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> reference = pd.DataFrame({"temp": rng.normal(10, 3, 2000), "sky": rng.choice(["sun", "rain"], 2000)})
+>>> current = pd.DataFrame({"temp": rng.normal(14, 3, 500), "sky": rng.choice(["sun", "rain"], 500)})
+>>> report = drift_report(reference, current)
+>>> report.table[["column", "test", "drifted"]]
+  column           test  drifted
+0   temp    wasserstein     True
+1    sky  jensenshannon    False
+>>> report.share_drifted, report.dataset_drift
+(0.5, True)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+
+from labkit.errors import DataError
+from labkit.monitoring.stattests import FEW_VALUES, MAX_VALUES_COUNTED, STAT_TESTS, StatTest, choose_test
+from labkit.registry import ModelVersion
+
+__all__ = ["DriftReport", "drift_report"]
+
+# Evidently's rule: an integer column with at most this many distinct values is categorical.
+MAX_INTEGER_CATEGORIES = 10
+# The share of drifted columns at which the whole dataset counts as drifted.
+DRIFT_SHARE = 0.5
+
+_TABLE_COLUMNS = ["column", "kind", "test", "score", "threshold", "drifted"]
+
+
+class DriftReport:
+    """The verdict of :func:`drift_report`: one row per tested column, and the dataset's.
+
+    Parameters
+    ----------
+    table
+        One row per tested column: ``column, kind, test, score, threshold, drifted``.
+    skipped
+        The columns not tested, each with the reason.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"column": ["a", "b"], "kind": ["numerical"] * 2, "test": ["ks"] * 2,
+    ...                       "score": [0.01, 0.5], "threshold": [0.05] * 2, "drifted": [True, False]})
+    >>> report = DriftReport(table)
+    >>> report.share_drifted, report.dataset_drift
+    (0.5, True)
+    """
+
+    def __init__(self, table: pd.DataFrame, *, skipped: dict[str, str] | None = None) -> None:
+        self._table = table
+        self._skipped = dict(skipped or {})
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per tested column (a copy: changing it changes nothing here)."""
+        return self._table.copy()
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """The columns not tested (free text, times), each with the reason."""
+        return dict(self._skipped)
+
+    @property
+    def share_drifted(self) -> float:
+        """The share of tested columns that drifted."""
+        return float(self._table["drifted"].mean())
+
+    @property
+    def dataset_drift(self) -> bool:
+        """Whether at least half the tested columns drifted (Evidently's ``drift_share=0.5``)."""
+        return bool(self.share_drifted >= DRIFT_SHARE)
+
+    def __repr__(self) -> str:
+        drifted = int(self._table["drifted"].sum())
+        return f"DriftReport(drifted={drifted} of {len(self._table)} columns, dataset_drift={self.dataset_drift})"
+
+
+def drift_report(
+    reference: pd.DataFrame | ModelVersion,
+    current: pd.DataFrame,
+    *,
+    columns: Sequence[str] | None = None,
+    method: str | None = None,
+) -> DriftReport:
+    """Test each column of ``current`` for drift away from ``reference``.
+
+    Parameters
+    ----------
+    reference
+        What the data should look like: a frame, or a registered version, whose
+        reference sample (:attr:`labkit.registry.ModelVersion.reference`) is used.
+    current
+        The data to judge, such as a window of logged requests; columns the reference
+        does not have are ignored.
+    columns
+        The columns to test (default: all of the reference's).
+    method
+        One test for every column instead of the default choice, such as ``"psi"``;
+        any name in :data:`~labkit.monitoring.stattests.STAT_TESTS`.
+
+    Returns
+    -------
+    DriftReport
+        The per-column table and the dataset's verdict.
+
+    Raises
+    ------
+    DataError
+        A column is missing from a frame, holds no values on one side, or cannot take
+        the requested test; or no column can be tested at all.
+    IntegrityError
+        The version's reference sample changed since registration.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> reference = pd.DataFrame({"wind": rng.gamma(2.0, 2.0, 800)})
+    >>> current = pd.DataFrame({"wind": rng.gamma(2.0, 2.0, 300) * 1.2})
+    >>> drift_report(reference, current).table.round(4)
+      column       kind test   score  threshold  drifted
+    0   wind  numerical   ks  0.0102       0.05     True
+    >>> drift_report(reference, current, method="psi").table.round(4)
+      column       kind test   score  threshold  drifted
+    0   wind  numerical  psi  0.1199        0.1     True
+    """
+    if isinstance(reference, ModelVersion):
+        reference = reference.reference
+    _require_frame(reference, "reference")
+    _require_frame(current, "current")
+    if method is not None and method not in STAT_TESTS:
+        raise DataError(
+            f"expected method None or one of {sorted(STAT_TESTS)}; got {method!r}; "
+            "fix: leave it out for Evidently's default choice, or pass e.g. method='psi'"
+        )
+    names = [str(name) for name in reference.columns] if columns is None else list(columns)
+    for frame, side in ((reference, "reference"), (current, "current")):
+        absent = [name for name in names if name not in frame.columns]
+        if absent:
+            raise DataError(
+                f"expected the {side} frame to have columns {absent!r}; got columns {list(frame.columns)!r}; "
+                f"fix: pass columns=[...] that both frames have, or add the missing ones"
+            )
+    kinds = {name: _kind(current[name]) for name in names}
+    tested = [name for name in names if kinds[name] in ("numerical", "categorical")]
+    skipped = {name: f"{kinds[name]} columns are not tested for drift" for name in names if name not in tested}
+    if not tested:
+        raise DataError(
+            f"expected at least one numerical or categorical column to test; got {skipped!r}; "
+            "fix: pass columns=[...] holding numbers or categories"
+        )
+    # Each column's test runs in numpy and scipy code that releases the GIL (sorting,
+    # counting), so columns are judged side by side, one thread per core.
+    jobs = [(name, kinds[name], reference[name], current[name], method) for name in tested]
+    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+        rows = list(pool.map(lambda job: _judge(*job), jobs))
+    return DriftReport(pd.DataFrame(rows, columns=_TABLE_COLUMNS), skipped=skipped)
+
+
+def _require_frame(frame: object, side: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(
+            f"expected the {side} data to be a pandas DataFrame; got {type(frame).__name__}; "
+            "fix: pass a DataFrame (for the reference, a registered ModelVersion also works)"
+        )
+
+
+def _kind(series: pd.Series) -> str:
+    """The column's kind as Evidently 0.7 infers it, save for pandas' nullable dtypes (see the module)."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        return "categorical"
+    if pd.api.types.is_float_dtype(dtype):
+        return "numerical"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "categorical" if series.nunique() <= MAX_INTEGER_CATEGORIES else "numerical"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_string_dtype(dtype):
+        present = series.dropna()
+        if len(present) == 0 or not (isinstance(present.iloc[0], str) and isinstance(present.iloc[-1], str)):
+            return "unknown"
+        # Mostly distinct strings are free text (names, comments), not categories.
+        return "text" if series.nunique() > 0.5 * series.count() else "categorical"
+    return "unknown"
+
+
+def _judge(name: str, kind: str, reference: pd.Series, current: pd.Series, method: str | None) -> list:
+    reference_values, current_values = _present(reference, name, "reference"), _present(current, name, "current")
+    if kind == "numerical":
+        reference_values, current_values = reference_values.astype(np.float64), current_values.astype(np.float64)
+        n_unique = _count_distinct(reference_values, current_values)
+    else:
+        n_unique = len(_counts(reference_values, current_values)[0])
+    if method is None:
+        test = choose_test(kind=kind, reference_rows=len(reference_values), n_unique=n_unique)
+    else:
+        test = _check_fits(STAT_TESTS[method], kind, name)
+    if test.input == "values":
+        score = test.score(reference_values, current_values)
+    elif test.input == "counts":
+        _, reference_counts, current_counts = _counts(reference_values, current_values)
+        score = test.score(reference_counts, current_counts)
+    else:
+        reference_shares, current_shares = _shares(kind, reference_values, current_values)
+        score = test.score(reference_shares, current_shares)
+    return [name, kind, test.name, score, test.threshold, test.drifted(score)]
+
+
+def _present(series: pd.Series, name: str, side: str) -> np.ndarray:
+    """The column's values without missing ones, and without infinities, as Evidently drops them."""
+    dtype = series.dtype
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        kept = values[np.isfinite(values)]
+    else:
+        kept = series.to_numpy()[~series.isna().to_numpy()]
+        if pd.api.types.is_bool_dtype(dtype):
+            kept = kept.astype(bool)
+    if len(kept) == 0:
+        raise DataError(
+            f"expected column {name!r} to hold at least one value in the {side} data; got {len(series)} rows, "
+            f"none of them a value; fix: leave it out with columns=[...], or pick data where it has values"
+        )
+    return kept
+
+
+def _count_distinct(reference: np.ndarray, current: np.ndarray) -> int:
+    """How many distinct values both sides hold together: exact up to 6, all the choice of test needs.
+
+    Counting every distinct value of a million numbers costs a hash of each; a handful of
+    leading values already shows a continuous column to have more than 5.
+    """
+    leading = len(pd.unique(np.concatenate((reference[:64], current[:64]))))
+    if leading > FEW_VALUES:
+        return leading
+    return len(pd.unique(np.concatenate((reference, current))))
+
+
+def _counts(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct values of both sides, sorted, and how often each occurs on each side."""
+    codes, values = pd.factorize(np.concatenate((reference, current)), sort=True)
+    reference_counts = np.bincount(codes[: len(reference)], minlength=len(values))
+    current_counts = np.bincount(codes[len(reference) :], minlength=len(values))
+    return np.asarray(values), reference_counts, current_counts
+
+
+def _shares(kind: str, reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each side's share per value, or per Sturges bin for a many-valued number (Evidently's binning)."""
+    if kind == "numerical" and len(np.unique(reference)) > MAX_VALUES_COUNTED:
+        edges = np.histogram_bin_edges(np.concatenate((reference, current)), bins="sturges")
+        return np.histogram(reference, edges)[0] / len(reference), np.histogram(current, edges)[0] / len(current)
+    _, reference_counts, current_counts = _counts(reference, current)
+    return reference_counts / len(reference), current_counts / len(current)
+
+
+def _check_fits(test: StatTest, kind: str, name: str) -> StatTest:
+    fits = {"ks": "numerical", "wasserstein": "numerical", "chisquare": "categorical", "z": "categorical"}
+    if fits.get(test.name, kind) != kind:
+        raise DataError(
+            f"expected a {fits[test.name]} column for method {test.name!r}; got {kind} column {name!r}; "
+            "fix: leave method out, or pass one that fits every column, such as 'psi' or 'jensenshannon'"
+        )
+    return test
