@@ -183,19 +183,18 @@ def drift_report(
                 f"expected the {side} frame to have columns {absent!r}; got columns {list(frame.columns)!r}; "
                 f"fix: pass columns=[...] that both frames have, or add the missing ones"
             )
-    kinds = {name: _kind(current[name]) for name in names}
-    tested = [name for name in names if kinds[name] in ("numerical", "categorical")]
-    skipped = {name: f"{kinds[name]} columns are not tested for drift" for name in names if name not in tested}
-    if not tested:
+    # Each column's test runs in numpy, scipy and pandas code that releases the GIL
+    # (sorting, hashing, counting), so columns are judged side by side, one thread per core.
+    jobs = [(name, reference[name], current[name], method) for name in names]
+    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+        results = list(pool.map(lambda job: _judge(*job), jobs))
+    rows = [result for result in results if not isinstance(result, str)]
+    skipped = {name: result for name, result in zip(names, results) if isinstance(result, str)}
+    if not rows:
         raise DataError(
             f"expected at least one numerical or categorical column to test; got {skipped!r}; "
             "fix: pass columns=[...] holding numbers or categories"
         )
-    # Each column's test runs in numpy and scipy code that releases the GIL (sorting,
-    # counting), so columns are judged side by side, one thread per core.
-    jobs = [(name, kinds[name], reference[name], current[name], method) for name in tested]
-    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
-        rows = list(pool.map(lambda job: _judge(*job), jobs))
     return DriftReport(pd.DataFrame(rows, columns=_TABLE_COLUMNS), skipped=skipped)
 
 
@@ -207,64 +206,96 @@ def _require_frame(frame: object, side: str) -> None:
         )
 
 
-def _kind(series: pd.Series) -> str:
-    """The column's kind as Evidently 0.7 infers it, save for pandas' nullable dtypes (see the module)."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
-        return "categorical"
-    if pd.api.types.is_float_dtype(dtype):
-        return "numerical"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "categorical" if series.nunique() <= MAX_INTEGER_CATEGORIES else "numerical"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    if pd.api.types.is_string_dtype(dtype):
-        present = series.dropna()
-        if len(present) == 0 or not (isinstance(present.iloc[0], str) and isinstance(present.iloc[-1], str)):
-            return "unknown"
-        # Mostly distinct strings are free text (names, comments), not categories.
-        return "text" if series.nunique() > 0.5 * series.count() else "categorical"
-    return "unknown"
-
-
-def _judge(name: str, kind: str, reference: pd.Series, current: pd.Series, method: str | None) -> list:
-    reference_values, current_values = _present(reference, name, "reference"), _present(current, name, "current")
+def _judge(name: str, reference: pd.Series, current: pd.Series, method: str | None) -> list | str:
+    """One row of the table, or the reason the column is not tested."""
+    kind, categories = _kind(current)
+    if kind not in ("numerical", "categorical"):
+        return f"{kind} columns are not tested for drift"
     if kind == "numerical":
-        reference_values, current_values = reference_values.astype(np.float64), current_values.astype(np.float64)
-        n_unique = _count_distinct(reference_values, current_values)
+        reference_values, current_values = _numbers(reference, name, "reference"), _numbers(current, name, "current")
+        n_unique, reference_rows = _count_distinct(reference_values, current_values), len(reference_values)
     else:
-        n_unique = len(_counts(reference_values, current_values)[0])
+        values, reference_counts, current_counts = _category_counts(reference, categories or pd.factorize(current), name)
+        n_unique, reference_rows = len(values), int(reference_counts.sum())
     if method is None:
-        test = choose_test(kind=kind, reference_rows=len(reference_values), n_unique=n_unique)
+        test = choose_test(kind=kind, reference_rows=reference_rows, n_unique=n_unique)
     else:
         test = _check_fits(STAT_TESTS[method], kind, name)
     if test.input == "values":
         score = test.score(reference_values, current_values)
-    elif test.input == "counts":
+    elif kind == "numerical":
         _, reference_counts, current_counts = _counts(reference_values, current_values)
+        if test.input == "counts":
+            score = test.score(reference_counts, current_counts)
+        else:
+            score = test.score(*_number_shares(reference_values, current_values, reference_counts, current_counts))
+    elif test.input == "counts":
         score = test.score(reference_counts, current_counts)
     else:
-        reference_shares, current_shares = _shares(kind, reference_values, current_values)
-        score = test.score(reference_shares, current_shares)
+        score = test.score(reference_counts / reference_counts.sum(), current_counts / current_counts.sum())
     return [name, kind, test.name, score, test.threshold, test.drifted(score)]
 
 
-def _present(series: pd.Series, name: str, side: str) -> np.ndarray:
-    """The column's values without missing ones, and without infinities, as Evidently drops them."""
+def _kind(series: pd.Series) -> tuple[str, tuple[np.ndarray, np.ndarray] | None]:
+    """The column's kind as Evidently 0.7 infers it (save for pandas' nullable dtypes, see the module).
+
+    For a string column, also its factorized values (codes and distinct values), which
+    counting its distinct values has computed and its test needs again.
+    """
     dtype = series.dtype
-    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        kept = values[np.isfinite(values)]
-    else:
-        kept = series.to_numpy()[~series.isna().to_numpy()]
-        if pd.api.types.is_bool_dtype(dtype):
-            kept = kept.astype(bool)
+    if pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        return "categorical", None
+    if pd.api.types.is_float_dtype(dtype):
+        return "numerical", None
+    if pd.api.types.is_integer_dtype(dtype):
+        return ("categorical" if series.nunique() <= MAX_INTEGER_CATEGORIES else "numerical"), None
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime", None
+    if pd.api.types.is_string_dtype(dtype):
+        present = series.dropna() if dtype == object else series
+        if dtype == object and (len(present) == 0 or not (isinstance(present.iloc[0], str) and isinstance(present.iloc[-1], str))):
+            return "unknown", None
+        codes, uniques = pd.factorize(series)
+        # Mostly distinct strings are free text (names, comments), not categories.
+        kind = "text" if len(uniques) > 0.5 * np.count_nonzero(codes >= 0) else "categorical"
+        return kind, (codes, uniques)
+    return "unknown", None
+
+
+def _numbers(series: pd.Series, name: str, side: str) -> np.ndarray:
+    """The column's finite values as floats: missing and infinite ones dropped, as Evidently drops them."""
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = np.isfinite(values)
+    # Most columns have nothing to drop; a mask would copy every value for nothing.
+    kept = values if finite.all() else values[finite]
     if len(kept) == 0:
-        raise DataError(
-            f"expected column {name!r} to hold at least one value in the {side} data; got {len(series)} rows, "
-            f"none of them a value; fix: leave it out with columns=[...], or pick data where it has values"
-        )
+        _no_values(series, name, side)
     return kept
+
+
+def _category_counts(
+    reference: pd.Series, current: tuple[np.ndarray, np.ndarray], name: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct values of both sides, sorted, and how often each occurs on each side (missing ones left out)."""
+    sides = {"reference": pd.factorize(reference), "current": current}
+    values = np.unique(np.concatenate([np.asarray(uniques, dtype=object) for _, uniques in sides.values()]))
+    counts = []
+    for side, (codes, uniques) in sides.items():
+        present = codes[codes >= 0]
+        if len(present) == 0:
+            _no_values(reference if side == "reference" else None, name, side, rows=len(codes))
+        on_side = np.zeros(len(values), dtype=np.int64)
+        on_side[np.searchsorted(values, np.asarray(uniques, dtype=object))] = np.bincount(present, minlength=len(uniques))
+        counts.append(on_side)
+    return values, counts[0], counts[1]
+
+
+def _no_values(series: pd.Series | None, name: str, side: str, *, rows: int | None = None) -> None:
+    rows = len(series) if rows is None else rows
+    raise DataError(
+        f"expected column {name!r} to hold at least one value in the {side} data; got {rows} rows, "
+        f"none of them a value; fix: leave it out with columns=[...], or pick data where it has values"
+    )
 
 
 def _count_distinct(reference: np.ndarray, current: np.ndarray) -> int:
@@ -287,12 +318,13 @@ def _counts(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.
     return np.asarray(values), reference_counts, current_counts
 
 
-def _shares(kind: str, reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _number_shares(
+    reference: np.ndarray, current: np.ndarray, reference_counts: np.ndarray, current_counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Each side's share per value, or per Sturges bin for a many-valued number (Evidently's binning)."""
-    if kind == "numerical" and len(np.unique(reference)) > MAX_VALUES_COUNTED:
+    if np.count_nonzero(reference_counts) > MAX_VALUES_COUNTED:
         edges = np.histogram_bin_edges(np.concatenate((reference, current)), bins="sturges")
         return np.histogram(reference, edges)[0] / len(reference), np.histogram(current, edges)[0] / len(current)
-    _, reference_counts, current_counts = _counts(reference, current)
     return reference_counts / len(reference), current_counts / len(current)
 
 

@@ -157,10 +157,12 @@ def z_test(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
 def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
     """The Wasserstein-1 distance divided by the reference's standard deviation (at least 0.001).
 
-    The same integral as ``scipy.stats.wasserstein_distance``, ``sum |F_ref - F_cur| dx``
-    over the sorted values of both sides, computed from each side sorted once and merged
-    in one linear pass, instead of argsorting and binary-searching every value: the sums
-    are the same, term for term.
+    ``scipy.stats.wasserstein_distance`` computes the area between the two sides'
+    cumulative distribution functions; this computes the same area the other way round,
+    between their quantile functions (the CDFs' inverses), which is equal in one
+    dimension. Both quantile functions are steps, at multiples of ``1/n`` and ``1/m``,
+    so where each step lies is integer arithmetic: no merged sort and no binary search,
+    only each side sorted once. The two agree to about 1e-15.
 
     Examples
     --------
@@ -169,21 +171,25 @@ def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
     1.2247
     """
     norm = max(float(np.std(reference)), MIN_STD)
-    return _wasserstein_sorted(np.sort(reference), np.sort(current)) / norm
+    return _quantile_area(np.sort(reference), np.sort(current)) / norm
 
 
-def _wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
-    # Where each v lands among the u: its position in the merged order. Ties between the
-    # two sides may land either way; the gap between equal values is 0, so no term changes.
-    positions = np.arange(len(v)) + np.searchsorted(u, v, side="left")
-    from_v = np.zeros(len(u) + len(v), dtype=bool)
-    from_v[positions] = True
-    merged = np.empty(len(u) + len(v), dtype=np.result_type(u, v, np.float64))
-    merged[from_v] = v
-    merged[~from_v] = u
-    v_below = np.cumsum(from_v[:-1])
-    u_below = np.arange(1, len(merged)) - v_below
-    return float(np.dot(np.abs(u_below / len(u) - v_below / len(v)), np.diff(merged)))
+def _quantile_area(u: np.ndarray, v: np.ndarray) -> float:
+    """The area between the quantile functions of two sorted samples."""
+    n, m = len(u), len(v)
+    # On the scale t * n * m, u's quantile steps at k * m (k = 1..n) and v's at k * n. The
+    # steps of both, in order, end the stretches where the pair of quantiles is constant.
+    k = np.arange(1, m + 1, dtype=np.int64)
+    # v's k-th step comes after k - 1 of its own and after the u steps at or before it.
+    from_v = np.zeros(n + m, dtype=bool)
+    from_v[(k - 1) + (k * n) // m] = True
+    ends = np.empty(n + m, dtype=np.int64)
+    ends[from_v] = k * n
+    ends[~from_v] = np.arange(1, n + 1, dtype=np.int64) * m
+    widths = np.diff(ends, prepend=0)
+    # In the stretch ending at e, u's quantile is its ceil(e / m)-th value, v's its ceil(e / n)-th.
+    gaps = np.abs(u[(ends + m - 1) // m - 1] - v[(ends + n - 1) // n - 1])
+    return float(np.dot(widths, gaps)) / (n * m)
 
 
 def jensenshannon(reference_shares: np.ndarray, current_shares: np.ndarray) -> float:
