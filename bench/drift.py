@@ -1,0 +1,270 @@
+"""How fast is ``labkit.monitoring.drift_report`` next to Evidently 0.7, and does it judge the same?
+
+One run generates the same data for both tools: a reference and a current frame of 1k,
+100k and 1M rows each, with 10 numeric columns (normal, the current ones shifted by
+0.02 to 0.2 standard deviations, so some drift and some do not) and 3 string columns of
+3, 8 and 40 categories (the current ones with their shares tilted). The frames are
+written once to an ``.npz`` file; each measurement is a child process that reads it,
+builds the two DataFrames, and times one report:
+
+- *labkit*: ``drift_report(reference, current)``, with this repository's labkit and the
+  Python running this script;
+- *Evidently*: ``Report([DataDriftPreset()], include_tests=True).run(current,
+  reference)``, in a virtual environment of its own with ``evidently>=0.7,<0.8`` and
+  ``pandas<3`` (Evidently does not import with pandas 3). The script builds it with
+  ``python3 -m venv`` and pip the first time (under ``bench/results/``, gitignored) and
+  reuses it after.
+
+Figures per tool and size: the report's wall time and CPU time (measured in the child
+around the one call, so start-up, imports and reading the data are left out), and the
+child's peak memory (its maximum resident set size, from ``os.wait4``: data included,
+the same data for both). With ``--repeats N`` each measurement runs N times, the two
+tools taking turns, and the median is reported.
+
+The script then checks that the verdicts are Evidently's: for every column the same
+test, the same drifted-or-not, and a score equal within 1e-9 relative; and the same
+share of drifted columns. A mismatch is printed and the exit status is 1.
+
+Run it from the repository root::
+
+    .venv/bin/python bench/drift.py --repeats 3 --json bench/results/drift.json
+
+The markdown table goes to standard output, progress to standard error. Timing is
+measured here and never asserted in a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = (1_000, 100_000, 1_000_000)
+TOOLS = ("labkit", "evidently")
+EVIDENTLY = "evidently>=0.7,<0.8"
+RELATIVE = 1e-9
+# Evidently's display names of its tests, and labkit's names for them.
+EVIDENTLY_NAMES = {
+    "K-S p_value": "ks",
+    "chi-square p_value": "chisquare",
+    "Z-test p_value": "z",
+    "Wasserstein distance (normed)": "wasserstein",
+    "Jensen-Shannon distance": "jensenshannon",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the options, run the benchmark, print the table; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1, help="runs per tool and size (median reported)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="rows per frame")
+    parser.add_argument("--venv", type=Path, default=ROOT / "bench" / "results" / "evidently-venv",
+                        help="Evidently's virtual environment (built if missing)")
+    parser.add_argument("--json", type=Path, help="also write every run and the checks to this file")
+    parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    arguments = parser.parse_args(argv)
+    if arguments.child:
+        _child(arguments.child, arguments.data, arguments.out)
+        return 0
+    python = {"labkit": Path(sys.executable), "evidently": _evidently_python(arguments.venv)}
+    runs: list[dict[str, Any]] = []
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="labkit-drift-bench-") as workdir:
+        for rows in arguments.sizes:
+            data = Path(workdir) / f"frames-{rows}.npz"
+            _progress(f"generating {rows:,} rows per frame")
+            _write_frames(data, rows)
+            results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in TOOLS}
+            for repeat in range(arguments.repeats):
+                # Taking turns to go first, so neither always meets a warmer (or busier) machine.
+                order = TOOLS if repeat % 2 == 0 else TOOLS[::-1]
+                for tool in order:
+                    _progress(f"{tool}, {rows:,} rows, run {repeat + 1} of {arguments.repeats}")
+                    result = _measure(python[tool], tool, data, Path(workdir) / f"{tool}-{rows}-{repeat}.json")
+                    results[tool].append(result)
+                    runs.append({"rows": rows, "repeat": repeat, **{k: v for k, v in result.items() if k != "columns"}})
+            problems += _compare(rows, results["labkit"][0], results["evidently"][0])
+            data.unlink()
+    summary = _medians(runs)
+    print(_markdown(summary, problems))
+    if arguments.json:
+        arguments.json.parent.mkdir(parents=True, exist_ok=True)
+        arguments.json.write_text(json.dumps(
+            {"machine": _machine(python), "runs": runs, "summary": summary, "problems": problems}, indent=2
+        ))
+    return 1 if problems else 0
+
+
+def _write_frames(path: Path, rows: int) -> None:
+    """The reference and current frames, column by column, for both tools to read."""
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for side, tilt in (("reference", 0.0), ("current", 1.0)):
+        for i in range(10):
+            # Shifts of 0.02 to 0.2 standard deviations: below and above Wasserstein's 0.1.
+            arrays[f"{side}/x{i}"] = rng.normal(tilt * 0.02 * (i + 1) * (1 + i), 1.0 + i, size=rows)
+        for j, count in enumerate((3, 8, 40)):
+            weights = np.linspace(1.0, 1.0 + tilt * (0.2 + 0.1 * j), count)
+            values = np.array([f"v{k}" for k in range(count)])
+            arrays[f"{side}/c{j}"] = rng.choice(values, size=rows, p=weights / weights.sum())
+    np.savez(path, **arrays)
+
+
+def _read_frames(path: Path) -> tuple[Any, Any]:
+    import pandas as pd
+
+    with np.load(path, allow_pickle=False) as archive:
+        frames = {side: {} for side in ("reference", "current")}
+        for key in archive.files:
+            side, name = key.split("/")
+            values = archive[key]
+            # Strings as Python objects, as a frame read from a CSV or a database holds them.
+            frames[side][name] = values.astype(object) if values.dtype.kind == "U" else values
+    return pd.DataFrame(frames["reference"]), pd.DataFrame(frames["current"])
+
+
+def _child(tool: str, data: Path, out: Path) -> None:
+    """Run one report on the frames in ``data``; write its verdicts and timings to ``out``."""
+    reference, current = _read_frames(data)
+    if tool == "labkit":
+        from labkit.monitoring import drift_report
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        report = drift_report(reference, current)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        columns = {
+            row["column"]: {"test": row["test"], "score": float(row["score"]), "drifted": bool(row["drifted"])}
+            for row in report.table.to_dict("records")
+        }
+        share = report.share_drifted
+    else:
+        import warnings
+
+        from evidently import Report
+        from evidently.presets import DataDriftPreset
+
+        warnings.simplefilter("ignore")
+        wall, cpu = time.perf_counter(), time.process_time()
+        snapshot = Report([DataDriftPreset()], include_tests=True).run(current, reference)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        result = snapshot.dict()
+        columns = {}
+        for metric in result["metrics"]:
+            config = metric["config"]
+            if config["type"].endswith("ValueDrift"):
+                columns[config["column"]] = {"test": EVIDENTLY_NAMES[config["method"]], "score": float(metric["value"])}
+            else:
+                share = float(metric["value"]["share"])
+        for test in result["tests"]:
+            params = test["metric_config"]["params"]
+            if params["type"].endswith("ValueDrift"):
+                columns[params["column"]]["drifted"] = str(test["status"]).endswith("FAIL")
+    out.write_text(json.dumps({"tool": tool, "seconds": wall, "cpu_seconds": cpu, "share": share, "columns": columns}))
+
+
+def _measure(python: Path, tool: str, data: Path, out: Path) -> dict[str, Any]:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)} if tool == "labkit" else dict(os.environ)
+    command = [str(python), str(Path(__file__).resolve()), "--child", tool, "--data", str(data), "--out", str(out)]
+    process = subprocess.Popen(command, env=environment, cwd=ROOT)
+    # wait4 gives this child's own peak memory (RUSAGE_CHILDREN would be the largest of all).
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"expected the {tool} run to succeed; it exited with {process.returncode}; see its output above")
+    result = json.loads(out.read_text())
+    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # kilobytes on Linux
+    return result
+
+
+def _compare(rows: int, labkit: dict[str, Any], evidently: dict[str, Any]) -> list[str]:
+    problems = []
+    if set(labkit["columns"]) != set(evidently["columns"]):
+        problems.append(f"{rows}: columns differ: {sorted(labkit['columns'])} vs {sorted(evidently['columns'])}")
+    for name in sorted(set(labkit["columns"]) & set(evidently["columns"])):
+        ours, theirs = labkit["columns"][name], evidently["columns"][name]
+        if ours["test"] != theirs["test"] or ours["drifted"] != theirs["drifted"]:
+            problems.append(f"{rows} rows, {name}: labkit {ours}, Evidently {theirs}")
+        elif not np.isclose(ours["score"], theirs["score"], rtol=RELATIVE, atol=0.0):
+            problems.append(f"{rows} rows, {name}: score {ours['score']!r} vs Evidently's {theirs['score']!r}")
+    if labkit["share"] != evidently["share"]:
+        problems.append(f"{rows} rows: share drifted {labkit['share']} vs Evidently's {evidently['share']}")
+    return problems
+
+
+def _medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    for rows in sorted({run["rows"] for run in runs}):
+        summary[str(rows)] = {
+            tool: {
+                key: statistics.median(run[key] for run in runs if run["rows"] == rows and run["tool"] == tool)
+                for key in ("seconds", "cpu_seconds", "peak_rss_mib")
+            }
+            for tool in TOOLS
+        }
+    return summary
+
+
+def _markdown(summary: dict[str, dict[str, dict[str, float]]], problems: list[str]) -> str:
+    lines = [
+        "| rows per frame | labkit s (CPU s) | Evidently s (CPU s) | speed-up | labkit peak MiB | Evidently peak MiB | memory ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for rows, tools in summary.items():
+        ours, theirs = tools["labkit"], tools["evidently"]
+        lines.append(
+            f"| {int(rows):,} | {ours['seconds']:.3f} ({ours['cpu_seconds']:.3f}) | "
+            f"{theirs['seconds']:.2f} ({theirs['cpu_seconds']:.2f}) | {theirs['seconds'] / ours['seconds']:.0f}x | "
+            f"{ours['peak_rss_mib']:.0f} | {theirs['peak_rss_mib']:.0f} | {ours['peak_rss_mib'] / theirs['peak_rss_mib']:.2f} |"
+        )
+    verdict = "every column: same test, same verdict, score within 1e-9 relative; same share drifted"
+    lines += ["", f"Agreement with Evidently: {verdict}." if not problems else "Disagreements:\n" + "\n".join(problems)]
+    return "\n".join(lines)
+
+
+def _evidently_python(venv: Path) -> Path:
+    """Evidently's own environment (pandas<3), built on first use and reused after."""
+    python = venv / "bin" / "python"
+    probe = [str(python), "-c", "import evidently, pandas; print(evidently.__version__, pandas.__version__)"]
+    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return python
+    _progress(f"building Evidently's environment in {venv} (once)")
+    subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", EVIDENTLY, "pandas<3"], check=True)
+    return python
+
+
+def _machine(python: dict[str, Path]) -> dict[str, Any]:
+    def versions(interpreter: Path, packages: str) -> str:
+        code = f"import importlib.metadata as m; print(', '.join(p + ' ' + m.version(p) for p in {packages.split()!r}))"
+        return subprocess.run([str(interpreter), "-c", code], capture_output=True, text=True).stdout.strip()
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "labkit side": versions(python["labkit"], "numpy scipy pandas"),
+        "evidently side": versions(python["evidently"], "evidently numpy scipy pandas"),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
+        "load_average": list(os.getloadavg()),
+    }
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
