@@ -13,13 +13,13 @@ default, with the tests of :mod:`labkit.monitoring.stattests`:
 3. **The test**, from the reference's (non-missing) row count and the number of distinct
    values on both sides together (:func:`~labkit.monitoring.stattests.choose_test`):
 
-   =========================  =================================  ===========================
-   reference rows             numerical, more than 5 values      otherwise
-   =========================  =================================  ===========================
-   at most 1000               ``ks`` (p <= 0.05)                 ``chisquare`` (p < 0.05), or
-                                                                 ``z`` (p < 0.05) for at most 2 values
-   more than 1000             ``wasserstein`` (>= 0.1)           ``jensenshannon`` (>= 0.1)
-   =========================  =================================  ===========================
+   ==============  ===============================  ========================================
+   reference rows  numerical, more than 5 values    otherwise
+   ==============  ===============================  ========================================
+   at most 1000    ``ks`` (p <= 0.05)               ``chisquare`` (p < 0.05); ``z`` (p < 0.05)
+                                                    for at most 2 values
+   more than 1000  ``wasserstein`` (>= 0.1)         ``jensenshannon`` (>= 0.1)
+   ==============  ===============================  ========================================
 
 4. **The dataset** drifted when at least half the tested columns did.
 
@@ -27,8 +27,12 @@ Where labkit differs from Evidently, on purpose: the columns are the reference's
 model's inputs), so extra columns in the current frame (a timestamp, a prediction) are
 ignored rather than refused; pandas' nullable ``Int64``, ``Float64`` and ``boolean``
 columns are tested like their numpy counterparts (Evidently's type check is
-case-sensitive and skips them); and a column that is all missing on one side is an
-error that names it, as in Evidently, but says how to fix it.
+case-sensitive and skips them); text columns are left out of the share of drifted
+columns (Evidently tests them with a classifier and counts them); and a column that is
+all missing on one side is an error that names it, as in Evidently, but says how to fix
+it. One inconsistency inside Evidently is settled its per-column way: its per-column
+``ValueDrift`` always drops infinities, while its ``DriftedColumnsCount`` drops them only
+from columns that also hold a missing value; labkit always drops them.
 
 Examples
 --------

@@ -5,16 +5,16 @@ infinite values already removed) and returns a score; a :class:`StatTest` says h
 score becomes a verdict. Test choice, scores and thresholds are Evidently 0.7's defaults
 (its ``DataDriftPreset``), computed with scipy and numpy on whole arrays:
 
-============  =======================================  ===========  ====================
-test          score                                     drift when   scipy reference
-============  =======================================  ===========  ====================
-``ks``        two-sample Kolmogorov-Smirnov p-value     p <= 0.05    ``stats.ks_2samp``
-``chisquare`` chi-square goodness of fit p-value        p < 0.05     ``stats.chisquare``
-``z``         two-proportion Z-test p-value             p < 0.05     ``stats.norm.cdf``
-``wasserstein`` Wasserstein-1 distance / reference std  d >= 0.1     ``stats.wasserstein_distance``
-``jensenshannon`` Jensen-Shannon distance (natural log) d >= 0.1     ``spatial.distance.jensenshannon``
-``psi``       population stability index                psi >= 0.1   (numpy; on request only)
-============  =======================================  ===========  ====================
+=================  =========================================  ==============
+test               score                                      drift when
+=================  =========================================  ==============
+``ks``             Kolmogorov-Smirnov p-value (two-sample)    p <= 0.05
+``chisquare``      chi-square goodness-of-fit p-value         p < 0.05
+``z``              two-proportion Z-test p-value              p < 0.05
+``wasserstein``    Wasserstein-1 distance / reference std     score >= 0.1
+``jensenshannon``  Jensen-Shannon distance (natural log)      score >= 0.1
+``psi``            population stability index (on request)   score >= 0.1
+=================  =========================================  ==============
 
 How each is computed, so a verdict can be checked by hand:
 
@@ -40,14 +40,27 @@ How each is computed, so a verdict can be checked by hand:
   (0.0001, or a millionth of the smallest share if that is smaller), then
   ``sum((ref - cur) * ln(ref / cur))``.
 
-Where NannyML differs, for a student comparing tools: NannyML's univariate drift runs on
-chunks of the analysis data against the reference, by default the Jensen-Shannon
-distance for both kinds with base-2 logs (0 to 1, alerting on thresholds learned from the
-reference chunks' own variation rather than a fixed 0.1); its Kolmogorov-Smirnov
-reports the D statistic, not the p-value; its chi-square is a test of independence on the
-reference-and-analysis contingency table (``scipy.stats.chi2_contingency``), not a
-goodness of fit; and its Wasserstein distance is binned for large data and not divided by
-the standard deviation. A NannyML verdict on the same data can therefore differ.
+Where NannyML differs, for a student comparing tools (see NannyML's "how it works" page
+on univariate drift): NannyML compares chunks of the analysis data (by size or by
+period) with the reference, and drops missing values as labkit does, but
+
+- its Kolmogorov-Smirnov reports the D statistic (the largest gap between the two CDFs,
+  0 to 1), not the p-value, and from 10,000 reference rows on it works from quantile
+  bins of the reference rather than the values;
+- its chi-square is a test of independence on the reference-and-chunk contingency table
+  (expected counts from both samples' margins), not a goodness of fit of the current
+  counts to the reference's shares;
+- its Jensen-Shannon distance lies between 0 and 1 (base-2 logs; labkit's natural log
+  gives 0 to 0.833 for the same data), and bins a number with Doane's rule on the
+  reference, each distinct value its own bin when there are few, with an extra bin
+  for current values outside the reference's range;
+- its Wasserstein distance is not divided by the standard deviation, and from 10,000
+  reference rows on it works from equal-width bins;
+- its thresholds are set per method, and can be derived from how much the metric
+  varies between reference chunks, rather than Evidently's fixed 0.05 and 0.1.
+
+The same data can therefore get a different verdict from NannyML; to check a labkit
+verdict by hand, follow the recipe above with scipy.
 
 Examples
 --------
