@@ -16,10 +16,12 @@ builds the two DataFrames, and times one report:
   reuses it after.
 
 Figures per tool and size: the report's wall time and CPU time (measured in the child
-around the one call, so start-up, imports and reading the data are left out), and the
-child's peak memory (its maximum resident set size, from ``os.wait4``: data included,
-the same data for both). With ``--repeats N`` each measurement runs N times, the two
-tools taking turns, and the median is reported.
+around the one call, so start-up, imports and reading the data are left out); the
+child's peak memory (its maximum resident set size, from ``os.wait4``: imports and data
+included); and the report's own memory, its peak above what the process held just
+before the call (Linux's ``VmHWM``, reset through ``/proc/self/clear_refs`` after the
+data is read), with the imports' and the data's share alongside. With ``--repeats N``
+each measurement runs N times, the two tools taking turns, and the median is reported.
 
 The script then checks that the verdicts are Evidently's: for every column the same
 test, the same drifted-or-not, and a score equal within 1e-9 relative; and the same
@@ -138,11 +140,24 @@ def _read_frames(path: Path) -> tuple[Any, Any]:
 
 
 def _child(tool: str, data: Path, out: Path) -> None:
-    """Run one report on the frames in ``data``; write its verdicts and timings to ``out``."""
-    reference, current = _read_frames(data)
+    """Run one report on the frames in ``data``; write its verdicts, timings and memory to ``out``."""
+    # Imports first, then the data, then the report, so each step's memory can be told apart.
     if tool == "labkit":
         from labkit.monitoring import drift_report
+    else:
+        import warnings
 
+        from evidently import Report
+        from evidently.presets import DataDriftPreset
+
+        warnings.simplefilter("ignore")
+    imports_mib = _memory("VmRSS")
+    reference, current = _read_frames(data)
+    before_mib = _memory("VmRSS")
+    # Writing 5 to clear_refs resets this process's peak (VmHWM) to its current size, so
+    # the peak read after the report is the report's own, not the data loading's.
+    Path("/proc/self/clear_refs").write_text("5")
+    if tool == "labkit":
         wall, cpu = time.perf_counter(), time.process_time()
         report = drift_report(reference, current)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -152,12 +167,6 @@ def _child(tool: str, data: Path, out: Path) -> None:
         }
         share = report.share_drifted
     else:
-        import warnings
-
-        from evidently import Report
-        from evidently.presets import DataDriftPreset
-
-        warnings.simplefilter("ignore")
         wall, cpu = time.perf_counter(), time.process_time()
         snapshot = Report([DataDriftPreset()], include_tests=True).run(current, reference)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -173,7 +182,19 @@ def _child(tool: str, data: Path, out: Path) -> None:
             params = test["metric_config"]["params"]
             if params["type"].endswith("ValueDrift"):
                 columns[params["column"]]["drifted"] = str(test["status"]).endswith("FAIL")
-    out.write_text(json.dumps({"tool": tool, "seconds": wall, "cpu_seconds": cpu, "share": share, "columns": columns}))
+    out.write_text(json.dumps({
+        "tool": tool, "seconds": wall, "cpu_seconds": cpu, "share": share, "columns": columns,
+        "imports_mib": imports_mib, "data_mib": before_mib - imports_mib,
+        "report_extra_mib": _memory("VmHWM") - before_mib,
+    }))
+
+
+def _memory(field: str) -> float:
+    """This process's resident memory (``VmRSS``) or its peak (``VmHWM``), in MiB, from /proc."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"expected {field} in /proc/self/status; got none; fix: run on Linux")
 
 
 def _measure(python: Path, tool: str, data: Path, out: Path) -> dict[str, Any]:
@@ -211,7 +232,7 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]
         summary[str(rows)] = {
             tool: {
                 key: statistics.median(run[key] for run in runs if run["rows"] == rows and run["tool"] == tool)
-                for key in ("seconds", "cpu_seconds", "peak_rss_mib")
+                for key in ("seconds", "cpu_seconds", "peak_rss_mib", "imports_mib", "data_mib", "report_extra_mib")
             }
             for tool in TOOLS
         }
@@ -220,16 +241,26 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]
 
 def _markdown(summary: dict[str, dict[str, dict[str, float]]], problems: list[str]) -> str:
     lines = [
-        "| rows per frame | labkit s (CPU s) | Evidently s (CPU s) | speed-up | labkit peak MiB | Evidently peak MiB | memory ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| rows per frame | labkit s (CPU s) | Evidently s (CPU s) | speed-up (wall, CPU) "
+        "| peak MiB labkit / Evidently (ratio) | report's own MiB labkit / Evidently (ratio) |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
     for rows, tools in summary.items():
         ours, theirs = tools["labkit"], tools["evidently"]
         lines.append(
             f"| {int(rows):,} | {ours['seconds']:.3f} ({ours['cpu_seconds']:.3f}) | "
-            f"{theirs['seconds']:.2f} ({theirs['cpu_seconds']:.2f}) | {theirs['seconds'] / ours['seconds']:.0f}x | "
-            f"{ours['peak_rss_mib']:.0f} | {theirs['peak_rss_mib']:.0f} | {ours['peak_rss_mib'] / theirs['peak_rss_mib']:.2f} |"
+            f"{theirs['seconds']:.2f} ({theirs['cpu_seconds']:.2f}) | "
+            f"{theirs['seconds'] / ours['seconds']:.0f}x, {theirs['cpu_seconds'] / ours['cpu_seconds']:.0f}x | "
+            f"{ours['peak_rss_mib']:.0f} / {theirs['peak_rss_mib']:.0f} ({ours['peak_rss_mib'] / theirs['peak_rss_mib']:.2f}) | "
+            f"{ours['report_extra_mib']:.0f} / {theirs['report_extra_mib']:.0f} "
+            f"({ours['report_extra_mib'] / max(theirs['report_extra_mib'], 1):.2f}) |"
         )
+    first = next(iter(summary.values()))
+    lines += ["", "Imports, MiB: labkit {:.0f}, Evidently {:.0f}. The data as read, MiB (labkit / Evidently): {}.".format(
+        first["labkit"]["imports_mib"], first["evidently"]["imports_mib"],
+        ", ".join(f"{tools['labkit']['data_mib']:.0f} / {tools['evidently']['data_mib']:.0f} at {int(rows):,} rows"
+                  for rows, tools in summary.items()),
+    )]
     verdict = "every column: same test, same verdict, score within 1e-9 relative; same share drifted"
     lines += ["", f"Agreement with Evidently: {verdict}." if not problems else "Disagreements:\n" + "\n".join(problems)]
     return "\n".join(lines)
