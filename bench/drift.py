@@ -25,7 +25,10 @@ each measurement runs N times, the two tools taking turns, and the median is rep
 
 The script then checks that the verdicts are Evidently's: for every column the same
 test, the same drifted-or-not, and a score equal within 1e-9 relative; and the same
-share of drifted columns. A mismatch is printed and the exit status is 1.
+share of drifted columns. It checks the same on small edge cases, not timed: 1000 and
+1001 reference values, 5 and 6 distinct values, two values, integers of few and many
+values, constant columns, a category only in current, missing strings, infinities. A
+mismatch is printed and the exit status is 1.
 
 Run it from the repository root::
 
@@ -98,11 +101,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     _progress(f"{tool}, {rows:,} rows, run {repeat + 1} of {arguments.repeats}")
                     result = _measure(python[tool], tool, data, Path(workdir) / f"{tool}-{rows}-{repeat}.json")
                     results[tool].append(result)
-                    runs.append({"rows": rows, "repeat": repeat, **{k: v for k, v in result.items() if k != "columns"}})
-            problems += _compare(rows, results["labkit"][0], results["evidently"][0])
+                    runs.append({"rows": rows, "repeat": repeat, **{k: v for k, v in result.items() if k != "cases"}})
+            problems += _compare(str(rows), results["labkit"][0]["cases"]["main"], results["evidently"][0]["cases"]["main"])
             data.unlink()
+        _progress("edge cases: both tools")
+        edges = Path(workdir) / "edge-cases.npz"
+        _write_edge_cases(edges)
+        judged = {tool: _measure(python[tool], tool, edges, Path(workdir) / f"{tool}-edges.json") for tool in TOOLS}
+        for case in sorted(judged["labkit"]["cases"]):
+            problems += _compare(case, judged["labkit"]["cases"][case], judged["evidently"]["cases"][case])
     summary = _medians(runs)
-    print(_markdown(summary, problems))
+    print(_markdown(summary, problems, edge_cases=len(judged["labkit"]["cases"])))
     if arguments.json:
         arguments.json.parent.mkdir(parents=True, exist_ok=True)
         arguments.json.write_text(json.dumps(
@@ -118,29 +127,88 @@ def _write_frames(path: Path, rows: int) -> None:
     for side, tilt in (("reference", 0.0), ("current", 1.0)):
         for i in range(10):
             # Shifts of 0.02 to 0.2 standard deviations: below and above Wasserstein's 0.1.
-            arrays[f"{side}/x{i}"] = rng.normal(tilt * 0.02 * (i + 1) * (1 + i), 1.0 + i, size=rows)
+            arrays[f"main/{side}/x{i}"] = rng.normal(tilt * 0.02 * (i + 1) * (1 + i), 1.0 + i, size=rows)
         for j, count in enumerate((3, 8, 40)):
             weights = np.linspace(1.0, 1.0 + tilt * (0.2 + 0.1 * j), count)
             values = np.array([f"v{k}" for k in range(count)])
-            arrays[f"{side}/c{j}"] = rng.choice(values, size=rows, p=weights / weights.sum())
+            arrays[f"main/{side}/c{j}"] = rng.choice(values, size=rows, p=weights / weights.sum())
     np.savez(path, **arrays)
 
 
-def _read_frames(path: Path) -> tuple[Any, Any]:
+def _write_edge_cases(path: Path) -> None:
+    """Small frames at Evidently's boundaries and corners, to compare verdicts on, not to time.
+
+    Both sides of 1000 and 1001 reference rows (some missing), 5 and 6 distinct values,
+    two values (strings, booleans, numbers), integers of few and many values, a constant
+    column, a category only in current, missing strings and infinite numbers.
+    """
+    rng = np.random.default_rng(1)
+    arrays: dict[str, np.ndarray] = {}
+
+    def add(case: str, side: str, columns: dict[str, np.ndarray]) -> None:
+        for name, values in columns.items():
+            if values.dtype == object:
+                missing = np.array([value is None for value in values])
+                arrays[f"{case}/{side}/{name}#missing"] = missing
+                values = np.array(["" if gone else value for value, gone in zip(values, missing)])
+            arrays[f"{case}/{side}/{name}"] = values
+
+    for rows in (1000, 1001, 1004):
+        with_gaps = rng.normal(size=rows)
+        with_gaps[:3] = np.nan  # 1001 and 1004 rows hold 998 and 1001 values: either side of 1000
+        add(f"rows-{rows}", "reference", {"x": with_gaps, "k": rng.integers(0, 4, rows).astype(float)})
+        add(f"rows-{rows}", "current", {"x": rng.normal(0.1, size=300), "k": rng.integers(0, 5, 300).astype(float)})
+    for rows in (800, 1500):
+        strings = ["sun", "rain", "fog"]
+        add(f"kinds-{rows}", "reference", {
+            "five": rng.integers(0, 5, rows).astype(float), "six": rng.integers(0, 6, rows).astype(float),
+            "few_ints": rng.integers(0, 8, rows), "many_ints": rng.integers(0, 50, rows),
+            "yes_no": rng.choice(np.array(["yes", "no"], dtype=object), rows), "flag": rng.random(rows) > 0.3,
+            "binary": rng.integers(0, 2, rows).astype(float), "constant": np.full(rows, 2.0),
+            "constant_then_not": np.full(rows, 1.0),
+            "new_category": rng.choice(np.array(strings, dtype=object), rows),
+            "missing_strings": rng.choice(np.array(strings + [None], dtype=object), rows),
+            "infinite": rng.normal(size=rows),
+        })
+        infinite = rng.normal(size=300)
+        infinite[:5] = np.inf
+        add(f"kinds-{rows}", "current", {
+            "five": rng.integers(0, 5, 300).astype(float), "six": rng.integers(0, 6, 300).astype(float),
+            "few_ints": rng.integers(0, 9, 300), "many_ints": rng.integers(0, 60, 300),
+            "yes_no": rng.choice(np.array(["yes", "no"], dtype=object), 300, p=[0.6, 0.4]), "flag": rng.random(300) > 0.5,
+            "binary": rng.integers(0, 2, 300).astype(float), "constant": np.full(300, 2.0),
+            "constant_then_not": rng.normal(size=300),
+            "new_category": np.concatenate((rng.choice(np.array(strings, dtype=object), 299), np.array(["snow"], dtype=object))),
+            "missing_strings": rng.choice(np.array(["sun", "rain", None], dtype=object), 300),
+            "infinite": infinite,
+        })
+        add(f"one-value-each-{rows}", "reference", {"c": np.array(["a"] * rows, dtype=object)})
+        add(f"one-value-each-{rows}", "current", {"c": np.array(["b"] * 300, dtype=object)})
+    np.savez(path, **arrays)
+
+
+def _read_frames(path: Path) -> dict[str, tuple[Any, Any]]:
+    """Each case's reference and current frames, from a file of ``case/side/column`` arrays."""
     import pandas as pd
 
     with np.load(path, allow_pickle=False) as archive:
-        frames = {side: {} for side in ("reference", "current")}
+        cases: dict[str, dict[str, dict[str, np.ndarray]]] = {}
         for key in archive.files:
-            side, name = key.split("/")
+            if key.endswith("#missing"):
+                continue
+            case, side, name = key.split("/")
             values = archive[key]
-            # Strings as Python objects, as a frame read from a CSV or a database holds them.
-            frames[side][name] = values.astype(object) if values.dtype.kind == "U" else values
-    return pd.DataFrame(frames["reference"]), pd.DataFrame(frames["current"])
+            if values.dtype.kind == "U":
+                # Strings as Python objects, as a frame read from a CSV or a database holds them.
+                values = values.astype(object)
+                if f"{key}#missing" in archive.files:
+                    values[archive[f"{key}#missing"]] = None
+            cases.setdefault(case, {"reference": {}, "current": {}})[side][name] = values
+    return {case: (pd.DataFrame(sides["reference"]), pd.DataFrame(sides["current"])) for case, sides in cases.items()}
 
 
 def _child(tool: str, data: Path, out: Path) -> None:
-    """Run one report on the frames in ``data``; write its verdicts, timings and memory to ``out``."""
+    """Run a report on each case in ``data``; write the verdicts, timings and memory to ``out``."""
     # Imports first, then the data, then the report, so each step's memory can be told apart.
     if tool == "labkit":
         from labkit.monitoring import drift_report
@@ -152,41 +220,49 @@ def _child(tool: str, data: Path, out: Path) -> None:
 
         warnings.simplefilter("ignore")
     imports_mib = _memory("VmRSS")
-    reference, current = _read_frames(data)
+    cases = _read_frames(data)
     before_mib = _memory("VmRSS")
     # Writing 5 to clear_refs resets this process's peak (VmHWM) to its current size, so
     # the peak read after the report is the report's own, not the data loading's.
     Path("/proc/self/clear_refs").write_text("5")
-    if tool == "labkit":
-        wall, cpu = time.perf_counter(), time.process_time()
-        report = drift_report(reference, current)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        columns = {
-            row["column"]: {"test": row["test"], "score": float(row["score"]), "drifted": bool(row["drifted"])}
-            for row in report.table.to_dict("records")
-        }
-        share = report.share_drifted
-    else:
-        wall, cpu = time.perf_counter(), time.process_time()
-        snapshot = Report([DataDriftPreset()], include_tests=True).run(current, reference)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        result = snapshot.dict()
-        columns = {}
-        for metric in result["metrics"]:
-            config = metric["config"]
-            if config["type"].endswith("ValueDrift"):
-                columns[config["column"]] = {"test": EVIDENTLY_NAMES[config["method"]], "score": float(metric["value"])}
-            else:
-                share = float(metric["value"]["share"])
-        for test in result["tests"]:
-            params = test["metric_config"]["params"]
-            if params["type"].endswith("ValueDrift"):
-                columns[params["column"]]["drifted"] = str(test["status"]).endswith("FAIL")
+    verdicts = {}
+    wall, cpu = time.perf_counter(), time.process_time()
+    for case, (reference, current) in cases.items():
+        if tool == "labkit":
+            report = drift_report(reference, current)
+            verdicts[case] = {
+                "share": report.share_drifted,
+                "columns": {
+                    row["column"]: {"test": row["test"], "score": float(row["score"]), "drifted": bool(row["drifted"])}
+                    for row in report.table.to_dict("records")
+                },
+            }
+        else:
+            verdicts[case] = _evidently_verdicts(Report([DataDriftPreset()], include_tests=True).run(current, reference))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     out.write_text(json.dumps({
-        "tool": tool, "seconds": wall, "cpu_seconds": cpu, "share": share, "columns": columns,
+        "tool": tool, "seconds": wall, "cpu_seconds": cpu, "cases": verdicts,
         "imports_mib": imports_mib, "data_mib": before_mib - imports_mib,
         "report_extra_mib": _memory("VmHWM") - before_mib,
     }))
+
+
+def _evidently_verdicts(snapshot: Any) -> dict[str, Any]:
+    """Each column's test, score and verdict, and the share drifted, from an Evidently snapshot."""
+    result = snapshot.dict()
+    columns: dict[str, dict[str, Any]] = {}
+    share = None
+    for metric in result["metrics"]:
+        config = metric["config"]
+        if config["type"].endswith("ValueDrift"):
+            columns[config["column"]] = {"test": EVIDENTLY_NAMES[config["method"]], "score": float(metric["value"])}
+        else:
+            share = float(metric["value"]["share"])
+    for test in result["tests"]:
+        params = test["metric_config"]["params"]
+        if params["type"].endswith("ValueDrift"):
+            columns[params["column"]]["drifted"] = str(test["status"]).endswith("FAIL")
+    return {"share": share, "columns": columns}
 
 
 def _memory(field: str) -> float:
@@ -211,18 +287,18 @@ def _measure(python: Path, tool: str, data: Path, out: Path) -> dict[str, Any]:
     return result
 
 
-def _compare(rows: int, labkit: dict[str, Any], evidently: dict[str, Any]) -> list[str]:
+def _compare(case: str, labkit: dict[str, Any], evidently: dict[str, Any]) -> list[str]:
     problems = []
     if set(labkit["columns"]) != set(evidently["columns"]):
-        problems.append(f"{rows}: columns differ: {sorted(labkit['columns'])} vs {sorted(evidently['columns'])}")
+        problems.append(f"{case}: columns differ: {sorted(labkit['columns'])} vs {sorted(evidently['columns'])}")
     for name in sorted(set(labkit["columns"]) & set(evidently["columns"])):
         ours, theirs = labkit["columns"][name], evidently["columns"][name]
         if ours["test"] != theirs["test"] or ours["drifted"] != theirs["drifted"]:
-            problems.append(f"{rows} rows, {name}: labkit {ours}, Evidently {theirs}")
+            problems.append(f"{case}, {name}: labkit {ours}, Evidently {theirs}")
         elif not np.isclose(ours["score"], theirs["score"], rtol=RELATIVE, atol=0.0):
-            problems.append(f"{rows} rows, {name}: score {ours['score']!r} vs Evidently's {theirs['score']!r}")
+            problems.append(f"{case}, {name}: score {ours['score']!r} vs Evidently's {theirs['score']!r}")
     if labkit["share"] != evidently["share"]:
-        problems.append(f"{rows} rows: share drifted {labkit['share']} vs Evidently's {evidently['share']}")
+        problems.append(f"{case}: share drifted {labkit['share']} vs Evidently's {evidently['share']}")
     return problems
 
 
@@ -239,7 +315,7 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]
     return summary
 
 
-def _markdown(summary: dict[str, dict[str, dict[str, float]]], problems: list[str]) -> str:
+def _markdown(summary: dict[str, dict[str, dict[str, float]]], problems: list[str], *, edge_cases: int) -> str:
     lines = [
         "| rows per frame | labkit s (CPU s) | Evidently s (CPU s) | speed-up (wall, CPU) "
         "| peak MiB labkit / Evidently (ratio) | report's own MiB labkit / Evidently (ratio) |",
@@ -261,7 +337,10 @@ def _markdown(summary: dict[str, dict[str, dict[str, float]]], problems: list[st
         ", ".join(f"{tools['labkit']['data_mib']:.0f} / {tools['evidently']['data_mib']:.0f} at {int(rows):,} rows"
                   for rows, tools in summary.items()),
     )]
-    verdict = "every column: same test, same verdict, score within 1e-9 relative; same share drifted"
+    verdict = (
+        f"every column of every size and of {edge_cases} edge cases: same test, same verdict, "
+        "score within 1e-9 relative; same share drifted"
+    )
     lines += ["", f"Agreement with Evidently: {verdict}." if not problems else "Disagreements:\n" + "\n".join(problems)]
     return "\n".join(lines)
 
