@@ -128,7 +128,7 @@ def drift_report(
     columns: Sequence[str] | None = None,
     method: str | None = None,
 ) -> DriftReport:
-    """Test each column of ``current`` for drift away from ``reference``.
+    """Test each column of the reference for drift of its values in ``current``.
 
     Parameters
     ----------
@@ -179,7 +179,12 @@ def drift_report(
             f"expected method None or one of {sorted(STAT_TESTS)}; got {method!r}; "
             "fix: leave it out for Evidently's default choice, or pass e.g. method='psi'"
         )
-    names = [str(name) for name in reference.columns] if columns is None else list(columns)
+    names = list(reference.columns) if columns is None else list(columns)
+    if not names:
+        raise DataError(
+            f"expected at least one column to test; got columns={columns!r} and a reference of "
+            f"{reference.shape[1]} columns; fix: pass the frame the model was trained on, or name its columns"
+        )
     for frame, side in ((reference, "reference"), (current, "current")):
         absent = [name for name in names if name not in frame.columns]
         if absent:
@@ -273,7 +278,7 @@ def _numbers(series: pd.Series, name: str, side: str) -> np.ndarray:
     # Most columns have nothing to drop; a mask would copy every value for nothing.
     kept = values if finite.all() else values[finite]
     if len(kept) == 0:
-        _no_values(series, name, side)
+        raise _no_values(name, side, rows=len(series))
     return kept
 
 
@@ -287,16 +292,15 @@ def _category_counts(
     for side, (codes, uniques) in sides.items():
         present = codes[codes >= 0]
         if len(present) == 0:
-            _no_values(reference if side == "reference" else None, name, side, rows=len(codes))
+            raise _no_values(name, side, rows=len(codes))
         on_side = np.zeros(len(values), dtype=np.int64)
         on_side[np.searchsorted(values, np.asarray(uniques, dtype=object))] = np.bincount(present, minlength=len(uniques))
         counts.append(on_side)
     return values, counts[0], counts[1]
 
 
-def _no_values(series: pd.Series | None, name: str, side: str, *, rows: int | None = None) -> None:
-    rows = len(series) if rows is None else rows
-    raise DataError(
+def _no_values(name: str, side: str, *, rows: int) -> DataError:
+    return DataError(
         f"expected column {name!r} to hold at least one value in the {side} data; got {rows} rows, "
         f"none of them a value; fix: leave it out with columns=[...], or pick data where it has values"
     )

@@ -242,3 +242,27 @@ def test_a_tampered_reference_sample_is_refused(tmp_path):
 
     with pytest.raises(IntegrityError, match="reference.npz to have sha256"):
         drift_report(version, X)
+
+
+def test_column_names_that_are_not_strings_are_kept_as_they_are():
+    rng = np.random.default_rng(0)
+    reference, current = pd.DataFrame({0: rng.normal(size=100)}), pd.DataFrame({0: rng.normal(size=100)})
+
+    assert drift_report(reference, current).table["column"].tolist() == [0]
+
+
+def test_no_column_to_test_is_refused():
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+
+    with pytest.raises(DataError, match=r"expected at least one column to test; got columns=\[\]"):
+        drift_report(frame, frame, columns=[])
+    with pytest.raises(DataError, match="expected at least one numerical or categorical column to test"):
+        drift_report(pd.DataFrame({"day": pd.date_range("2013-01-01", periods=3)}), pd.DataFrame({"day": pd.date_range("2014-01-01", periods=3)}))
+
+
+def test_a_category_column_without_values_in_the_reference_is_named():
+    reference = pd.DataFrame({"sky": pd.Series([None, None], dtype=object)})
+    current = pd.DataFrame({"sky": ["sun", "rain"] * 5})
+
+    with pytest.raises(DataError, match="expected column 'sky' to hold at least one value in the reference data; got 2 rows"):
+        drift_report(reference, current)
