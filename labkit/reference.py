@@ -67,6 +67,13 @@ def write_reference(X: pd.DataFrame, file: str | IO[bytes]) -> dict[str, Any]:
     dict
         ``rows`` (kept), ``sampled_from`` (rows of ``X``), ``seed`` and ``columns``
         (each column's name and dtype), JSON-ready.
+
+    Examples
+    --------
+    >>> import io
+    >>> import pandas as pd
+    >>> write_reference(pd.DataFrame({"n": range(60_000)}), io.BytesIO())["rows"]
+    50000
     """
     sample = reference_sample(X)
     arrays: dict[str, np.ndarray] = {}
@@ -80,7 +87,19 @@ def write_reference(X: pd.DataFrame, file: str | IO[bytes]) -> dict[str, Any]:
 
 
 def read_reference(data: bytes, description: Mapping[str, Any]) -> pd.DataFrame:
-    """Rebuild the frame :func:`write_reference` wrote, from the file's bytes and its description."""
+    """Rebuild the frame :func:`write_reference` wrote, from the file's bytes and its description.
+
+    The index is a fresh ``RangeIndex``: the sample's rows, not their labels, are kept.
+
+    Examples
+    --------
+    >>> import io
+    >>> import pandas as pd
+    >>> buffer = io.BytesIO()
+    >>> description = write_reference(pd.DataFrame({"sky": ["sun", None]}), buffer)
+    >>> read_reference(buffer.getvalue(), description)["sky"].tolist()
+    ['sun', nan]
+    """
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         columns = {
             column["name"]: _decode(archive, str(position), column["dtype"])

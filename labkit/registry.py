@@ -173,6 +173,8 @@ class Registry:
     >>> v1 = reg.register(LogisticRegression().fit(X, y), name="demo", X=X, y=y)
     >>> v1
     ModelVersion(name='demo', version=1)
+    >>> v1.reference.equals(X)  # the training rows kept for drift reports (a sample above 50,000)
+    True
     >>> reg.promote("demo", version=1, alias="champion")
     ModelVersion(name='demo', version=1)
     >>> reg.load("demo", alias="champion").predict(X.head(3)).tolist()

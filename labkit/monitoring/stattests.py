@@ -257,6 +257,14 @@ class StatTest:
     strict
         For a p-value: drift only when ``p < threshold`` (chi-square, Z) rather than
         ``p <= threshold`` (Kolmogorov-Smirnov), exactly as Evidently compares.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> test = STAT_TESTS["chisquare"]
+    >>> score = test.score(np.array([50, 30, 20]), np.array([20, 30, 50]))
+    >>> round(score, 6), test.drifted(score), test.drifted(test.threshold)
+    (0.0, True, False)
     """
 
     name: str
