@@ -5,6 +5,8 @@ On disk, one folder per model name::
     <root>/<name>/versions/<N>/model.skops   the model, saved with skops (never pickle)
                                meta.json     sha256, schema, training profile, metrics,
                                              versions, notes
+                               reference.npz a sample of the training frame, for drift
+                                             reports (see :mod:`labkit.reference`)
                                card.md       the model card
     <root>/<name>/aliases.json               alias -> current version and the ones before
     <root>/<name>/history.jsonl              one line per event, never rewritten
@@ -25,7 +27,7 @@ Loading is safe by default, within limits worth knowing:
   ``trusted=["mymodule.MyClass"]``; the registry records the names but never reads them
   back to decide, because ``meta.json`` can be edited as easily as the model file.
 - **The checksum.** ``meta.json`` records the model file's sha256, and a load refuses a
-  file whose sha256 differs. It catches a file that changed by accident (a bad copy, a
+  file whose sha256 differs; the same goes for the reference sample. It catches a file that changed by accident (a bad copy, a
   half-written disk) or was replaced by someone who did not also edit ``meta.json``. It
   does not stop someone who can write the registry's folder: they can rewrite both, since
   a checksum without a secret key proves nothing about who wrote the file. The trust list
@@ -61,6 +63,7 @@ from labkit.card import model_card
 from labkit.clock import system_clock
 from labkit.errors import IntegrityError, NotFoundError, RegistryError
 from labkit.profile import training_profile
+from labkit.reference import read_reference, write_reference
 from labkit.schema import Schema
 from labkit.trust import TRUSTED_TYPES, check_types, load_model
 
@@ -68,6 +71,7 @@ __all__ = ["ModelVersion", "Registry"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MODEL_FILE = "model.skops"
+_REFERENCE_FILE = "reference.npz"
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,31 @@ class ModelVersion:
         return str(self.meta["sha256"])
 
     @property
+    def reference(self) -> pd.DataFrame:
+        """The reference sample of the training frame, after checking its sha256.
+
+        All training rows up to 50,000, a seeded sample above (see :mod:`labkit.reference`):
+        what :func:`labkit.monitoring.drift_report` compares production data with.
+
+        Raises
+        ------
+        NotFoundError
+            The version was registered before labkit kept reference samples.
+        IntegrityError
+            The file is missing, or changed since registration.
+        """
+        description = self.meta.get("reference")
+        if description is None:
+            raise NotFoundError(
+                f"expected model {self.name!r} version {self.version} to hold a reference sample; it was "
+                "registered before labkit kept one, so it has none; fix: register the model again with its "
+                "training frame, or pass that frame itself as the reference"
+            )
+        path = self.directory / _REFERENCE_FILE
+        data = _checked_read(path, description["sha256"], what="reference sample")
+        return read_reference(data, description)
+
+    @property
     def card(self) -> str:
         """The model card, in Markdown."""
         return (self.directory / "card.md").read_text(encoding="utf-8")
@@ -144,6 +173,8 @@ class Registry:
     >>> v1 = reg.register(LogisticRegression().fit(X, y), name="demo", X=X, y=y)
     >>> v1
     ModelVersion(name='demo', version=1)
+    >>> v1.reference.equals(X)  # the training rows kept for drift reports (a sample above 50,000)
+    True
     >>> reg.promote("demo", version=1, alias="champion")
     ModelVersion(name='demo', version=1)
     >>> reg.load("demo", alias="champion").predict(X.head(3)).tolist()
@@ -266,6 +297,8 @@ class Registry:
             skops.io.dump(model, model_path)
             needs = check_types(model_path.read_bytes(), trusted=trusted, source=f"the file of model {name!r}")
             needs = [type_name for type_name in needs if type_name not in TRUSTED_TYPES]
+            reference = write_reference(X, staging / _REFERENCE_FILE)
+            reference["sha256"] = _sha256(staging / _REFERENCE_FILE)
             meta = {
                 "name": name,
                 "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
@@ -274,6 +307,7 @@ class Registry:
                 "profile": profile,
                 "target": _describe_target(y, model),
                 "training_rows": int(len(X)),
+                "reference": reference,
                 "metrics": clean_metrics,
                 "notes": notes,
                 # The names every load must be given: for the card and for people, never
@@ -430,21 +464,7 @@ class Registry:
 
     def _checked_bytes(self, entry: ModelVersion) -> bytes:
         """The model file's bytes, read once, so the bytes checked are the bytes loaded."""
-        path = entry.directory / _MODEL_FILE
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise IntegrityError(
-                f"expected the model file {path}; got nothing there; "
-                f"fix: restore the file or register the model again"
-            ) from None
-        found = hashlib.sha256(data).hexdigest()
-        if found != entry.sha256:
-            raise IntegrityError(
-                f"expected {path} to have sha256 {entry.sha256} as registered; got {found}: the file changed "
-                "after registration and will not be loaded; fix: restore the original file or register the model again"
-            )
-        return data
+        return _checked_read(entry.directory / _MODEL_FILE, entry.sha256, what="model file")
 
     @staticmethod
     def _describe(entry: ModelVersion) -> str:
@@ -521,6 +541,23 @@ def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
             )
         clean[str(key)] = float(value)
     return clean
+
+
+def _checked_read(path: Path, sha256: str, *, what: str) -> bytes:
+    """A file's bytes, read once, refused unless their sha256 is the one registered."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise IntegrityError(
+            f"expected the {what} {path}; got nothing there; fix: restore the file or register the model again"
+        ) from None
+    found = hashlib.sha256(data).hexdigest()
+    if found != sha256:
+        raise IntegrityError(
+            f"expected {path} to have sha256 {sha256} as registered; got {found}: the file changed "
+            "after registration and will not be read; fix: restore the original file or register the model again"
+        )
+    return data
 
 
 def _sha256(path: Path) -> str:

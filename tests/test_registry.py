@@ -159,7 +159,7 @@ def test_register_numbers_versions_from_one(reg, data):
     assert reg.get("weather").version == 2
     assert reg.get("weather", version=1).sha256 == first.sha256
     assert reg.models() == ["other", "weather"]
-    assert sorted(p.name for p in first.directory.iterdir()) == ["card.md", "meta.json", "model.skops"]
+    assert sorted(p.name for p in first.directory.iterdir()) == ["card.md", "meta.json", "model.skops", "reference.npz"]
     assert first.directory == reg.root / "weather" / "versions" / "1"
     assert repr(first) == "ModelVersion(name='weather', version=1)"
 
@@ -783,3 +783,39 @@ def test_simulated_clock_gives_deterministic_times(tmp_path, data):
     assert version.meta["created_at"] == "2013-01-01T00:00:00+00:00"
     assert "- Registered: 2013-01-01T00:00:00+00:00" in version.card
     assert reg.history("weather")["time"].tolist() == ["2013-01-01T01:00:00+00:00", "2013-01-01T02:00:00+00:00"]
+
+
+def test_a_version_keeps_its_training_frame_as_reference(reg, data):
+    X, y = data
+    version = reg.register(make_model(X, y), name="weather", X=X, y=y)
+
+    pd.testing.assert_frame_equal(version.reference, X)
+    assert version.meta["reference"]["rows"] == len(X)
+    assert version.meta["reference"]["sha256"] == hashlib.sha256((version.directory / "reference.npz").read_bytes()).hexdigest()
+
+
+def test_a_changed_reference_sample_is_refused(reg, data):
+    X, y = data
+    version = reg.register(make_model(X, y), name="weather", X=X, y=y)
+    path = version.directory / "reference.npz"
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = dict(archive)
+    arrays["0"] = arrays["0"] + 10  # the wind column, moved: a reference that would hide drift
+    np.savez(path, **arrays)
+
+    with pytest.raises(IntegrityError, match=r"reference.npz to have sha256 [0-9a-f]{64} as registered; got"):
+        version.reference
+    path.unlink()
+    with pytest.raises(IntegrityError, match="expected the reference sample .*reference.npz; got nothing there"):
+        version.reference
+
+
+def test_a_version_registered_without_a_reference_says_so(reg, data):
+    X, y = data
+    version = reg.register(make_model(X, y), name="weather", X=X, y=y)
+    meta = json.loads((version.directory / "meta.json").read_text())
+    del meta["reference"]
+    (version.directory / "meta.json").write_text(json.dumps(meta))
+
+    with pytest.raises(NotFoundError, match="registered before labkit kept one, so it has none; fix: register"):
+        reg.get("weather", version=1).reference

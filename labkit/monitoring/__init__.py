@@ -4,8 +4,10 @@ from labkit.monitoring import scenarios
 from labkit.monitoring.alerts import Rule, evaluate, post_alerts
 from labkit.monitoring.cbpe import CBPE
 from labkit.monitoring.detectors import DETECTORS, Detection, compare_detectors, mistakes, run_detector
+from labkit.monitoring.drift import DriftReport, drift_report
 from labkit.monitoring.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS, performance_over_time
 from labkit.monitoring.simulate import Replay, simulate
+from labkit.monitoring.stattests import STAT_TESTS, StatTest, choose_test
 from labkit.store import LabelReport, PredictionStore
 
 __all__ = [
@@ -13,12 +15,17 @@ __all__ = [
     "CLASSIFICATION_METRICS",
     "DETECTORS",
     "Detection",
+    "DriftReport",
     "LabelReport",
     "PredictionStore",
     "REGRESSION_METRICS",
     "Replay",
     "Rule",
+    "STAT_TESTS",
+    "StatTest",
+    "choose_test",
     "compare_detectors",
+    "drift_report",
     "evaluate",
     "mistakes",
     "performance_over_time",
