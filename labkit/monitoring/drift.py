@@ -8,7 +8,9 @@ default, with the tests of :mod:`labkit.monitoring.stattests`:
    categorical; booleans, pandas categoricals and strings are categorical. Strings with
    more distinct values than half their count are free text, and datetimes are times:
    neither is tested (Evidently runs a text classifier on text; labkit lists them in
-   :attr:`DriftReport.skipped`, and they do not count in the share).
+   :attr:`DriftReport.skipped`, and they do not count in the share). Where the current
+   strings look like text but the reference's are categories (a short window: 4 values
+   in 7 rows), labkit tests them as categories, where Evidently would run its text test.
 2. **The values**: missing and infinite values are dropped on each side first.
 3. **The test**, from the reference's (non-missing) row count and the number of distinct
    values on both sides together (:func:`~labkit.monitoring.stattests.choose_test`):
@@ -218,6 +220,11 @@ def _require_frame(frame: object, side: str) -> None:
 def _judge(name: str, reference: pd.Series, current: pd.Series, method: str | None) -> list | str:
     """One row of the table, or the reason the column is not tested."""
     kind, categories = _kind(current)
+    if kind == "text" and _kind(reference)[0] == "categorical":
+        # A short window makes any category column look like free text (4 values in 7
+        # rows); the reference, usually far longer, tells categories from text better.
+        # Evidently would run its text test here, which labkit does not have either way.
+        kind = "categorical"
     if kind not in ("numerical", "categorical"):
         return f"{kind} columns are not tested for drift"
     if kind == "numerical":

@@ -266,3 +266,15 @@ def test_a_category_column_without_values_in_the_reference_is_named():
 
     with pytest.raises(DataError, match="expected column 'sky' to hold at least one value in the reference data; got 2 rows"):
         drift_report(reference, current)
+
+
+def test_a_short_window_of_categories_is_tested_as_categories_when_the_reference_shows_them():
+    reference = pd.DataFrame({"sky": ["sun", "rain", "fog", "snow"] * 50})
+    week = pd.DataFrame({"sky": ["sun", "rain", "fog", "snow", "sun", "rain", "sun"]})  # 4 values in 7 rows
+    comments = pd.DataFrame({"sky": [f"note {i}" for i in range(200)], "x": np.arange(200.0)})
+
+    row = only_row(drift_report(reference, week))
+
+    assert (row["kind"], row["test"]) == ("categorical", "chisquare")
+    # Text on both sides stays text.
+    assert drift_report(comments, comments.head(7)).skipped == {"sky": "text columns are not tested for drift"}
