@@ -8,6 +8,7 @@ from labkit.monitoring.drift import DriftReport, drift_report
 from labkit.monitoring.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS, performance_over_time
 from labkit.monitoring.simulate import Replay, simulate
 from labkit.monitoring.stattests import STAT_TESTS, StatTest, choose_test
+from labkit.monitoring.views import distribution, drift_over_time, metric_over_time
 from labkit.store import LabelReport, PredictionStore
 
 __all__ = [
@@ -25,8 +26,11 @@ __all__ = [
     "StatTest",
     "choose_test",
     "compare_detectors",
+    "distribution",
+    "drift_over_time",
     "drift_report",
     "evaluate",
+    "metric_over_time",
     "mistakes",
     "performance_over_time",
     "post_alerts",
