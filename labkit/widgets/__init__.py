@@ -1,6 +1,7 @@
 """Widgets: thin ipywidgets views over labkit's functions."""
 
 from labkit.widgets.deploy_panel import DeployPanel
+from labkit.widgets.monitoring_dashboard import MonitoringDashboard
 from labkit.widgets.predict_form import PredictForm
 
-__all__ = ["DeployPanel", "PredictForm"]
+__all__ = ["DeployPanel", "MonitoringDashboard", "PredictForm"]
