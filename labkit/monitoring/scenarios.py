@@ -29,7 +29,7 @@ import pandas as pd
 
 from labkit.errors import DataError
 
-__all__ = ["add_missing", "add_noise", "resample_categories", "sea_stream", "shift", "swap_concept"]
+__all__ = ["add_missing", "add_noise", "resample_categories", "sea_stream", "shift", "stationary", "swap_concept"]
 
 
 def shift(
@@ -152,6 +152,50 @@ def add_missing(
         changed[column] = changed[column].astype(object)
     changed.loc[blank, column] = None if changed[column].dtype == object else np.nan
     return changed
+
+
+def stationary(
+    frame: pd.DataFrame, *, days: int, start: Any, seed: int = 0, time_column: str = "date"
+) -> pd.DataFrame:
+    """A world where nothing changes: ``days`` rows drawn at random from ``frame``, one per day from ``start``.
+
+    Real traffic drifts on its own (seasons, changes in how data is recorded), which hides
+    the drift a scenario injects. Traffic drawn from the training data itself does not
+    drift, so whatever a monitor then finds was put there on purpose.
+
+    Parameters
+    ----------
+    frame
+        Where the rows come from (usually the training data, with its label).
+    days
+        How many days of traffic.
+    start
+        The first day.
+    seed
+        Decides the draws.
+    time_column
+        The event-time column to write (replacing ``frame``'s, if it has one).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``days`` rows, drawn with replacement, index 0 to ``days - 1``, dated one per day.
+
+    Examples
+    --------
+    >>> import labkit as lk
+    >>> train, _ = lk.data.split_by_time(lk.data.running_example(lk.data.load_weather()), at="2013-01-01")
+    >>> calm = stationary(train, days=365, start="2013-01-01", seed=0)
+    >>> len(calm), str(calm["date"].iloc[-1].date()), set(calm["weather"]) <= set(train["weather"])
+    (365, '2013-12-31', True)
+    """
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"expected days to be a whole number of at least 1; got {days!r}; fix: pass e.g. days=365")
+    if frame.empty:
+        raise DataError("expected rows to draw from; got an empty frame; fix: pass the training data")
+    drawn = frame.sample(days, replace=True, random_state=np.random.default_rng(seed)).reset_index(drop=True)
+    dates = pd.date_range(pd.Timestamp(start), periods=days, freq="D")
+    return drawn.drop(columns=[time_column], errors="ignore").assign(**{time_column: dates})
 
 
 def sea_stream(

@@ -120,7 +120,9 @@ def simulate(
         raise ValueError(f"expected label_fraction between 0 and 1; got {label_fraction!r}; fix: pass e.g. 0.8")
     times = pd.to_datetime(frame[time_column])
     times = times.dt.tz_localize("UTC") if times.dt.tz is None else times.dt.tz_convert("UTC")
-    ordered = frame.assign(**{time_column: times}).sort_values(time_column, kind="stable")
+    # Positions, not the caller's index, identify rows here: a frame made by concat or by
+    # sampling with replacement may repeat index labels.
+    ordered = frame.assign(**{time_column: times}).reset_index(drop=True).sort_values(time_column, kind="stable")
     features = [column for column in ordered.columns if column not in {time_column, label_column}]
     # Which labels ever arrive is decided once, up front, so it does not depend on periods.
     arrives = np.random.default_rng(seed).random(len(ordered)) < label_fraction

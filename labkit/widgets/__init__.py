@@ -1,7 +1,8 @@
 """Widgets: thin ipywidgets views over labkit's functions."""
 
 from labkit.widgets.deploy_panel import DeployPanel
+from labkit.widgets.drift_lab import DriftLab
 from labkit.widgets.monitoring_dashboard import MonitoringDashboard
 from labkit.widgets.predict_form import PredictForm
 
-__all__ = ["DeployPanel", "MonitoringDashboard", "PredictForm"]
+__all__ = ["DeployPanel", "DriftLab", "MonitoringDashboard", "PredictForm"]

@@ -93,3 +93,23 @@ def test_a_sea_stream_changes_its_concept_at_the_row_asked(days):
 def test_bad_arguments_are_named(days, call, message):
     with pytest.raises((DataError, ValueError), match=message):
         call(days)
+
+
+def test_stationary_traffic_is_drawn_from_the_frame_one_row_per_day_and_repeats_for_a_seed(weather_split):
+    train, _ = weather_split
+    calm = scenarios.stationary(train, days=100, start="2014-03-01", seed=3)
+
+    assert len(calm) == 100 and calm.index.tolist() == list(range(100))
+    assert calm["date"].tolist() == pd.date_range("2014-03-01", periods=100, freq="D").tolist()
+    columns = [c for c in train.columns if c != "date"]
+    drawn = calm[columns].apply(tuple, axis=1)
+    assert drawn.isin(set(train[columns].apply(tuple, axis=1))).all()
+    assert calm.equals(scenarios.stationary(train, days=100, start="2014-03-01", seed=3))
+    assert not calm.equals(scenarios.stationary(train, days=100, start="2014-03-01", seed=4))
+
+
+@pytest.mark.parametrize("days", [0, -1, 2.5, True])
+def test_stationary_traffic_needs_a_whole_number_of_days(weather_split, days):
+    train, _ = weather_split
+    with pytest.raises(ValueError, match="expected days to be a whole number"):
+        scenarios.stationary(train, days=days, start="2013-01-01")

@@ -56,3 +56,18 @@ def test_a_replay_needs_its_columns(logging_deployment, weather_split):
         lk.simulate(dep, production.head(3), time_column="when")
     with pytest.raises(DataError, match="expected a label column 'truth'"):
         lk.simulate(dep, production.head(3), label_column="truth")
+
+
+def test_a_replay_of_traffic_whose_index_repeats_sends_every_row_once(logging_deployment, weather_split):
+    # Sampling with replacement, or concat, repeats index labels: each row is still one record.
+    dep, store = logging_deployment
+    train, _ = weather_split
+    drawn = pd.concat([train.head(15), train.head(15)]).assign(date=pd.date_range("2013-01-01", periods=30))
+    assert drawn.index.duplicated().any()
+
+    replay = lk.simulate(dep, drawn, label_delay=timedelta(days=1), period="7D")
+
+    frame = store.frame()
+    assert len(frame) == len(replay.predictions) == 30
+    assert frame["label"].tolist() == drawn["rain_tomorrow"].tolist()
+    assert frame["wind"].tolist() == drawn["wind"].tolist()
