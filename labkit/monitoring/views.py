@@ -102,7 +102,11 @@ def drift_over_time(
     Parameters
     ----------
     reference
-        What the model learned from: a frame, or a registered version (its reference sample).
+        What the model learned from: a frame, or a registered version (its reference
+        sample). Or a function that takes a window's start and returns the frame to
+        compare that window with, such as the same month of the training year: a month
+        never looks like a whole year, so seasonal data drifts against a yearly reference
+        every month, and a same-season reference separates that from other changes.
     traffic
         The current data, with an event-time column.
     window
@@ -127,7 +131,8 @@ def drift_over_time(
     for start, part in traffic.groupby(pd.Grouper(key=time_column, freq=window)):
         if part.empty:
             continue
-        report = drift_report(reference, part.drop(columns=[time_column]), columns=columns)
+        against = reference(start) if callable(reference) else reference
+        report = drift_report(against, part.drop(columns=[time_column]), columns=columns)
         rows.append(report.table.assign(start=start))
     if not rows:
         raise DataError("expected traffic to judge; got no rows; fix: pass a frame with at least one row")

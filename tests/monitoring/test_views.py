@@ -70,6 +70,32 @@ def test_drift_over_time_marks_the_windows_that_drifted():
     assert image.shape == grid.shape and np.array_equal(np.asarray(image), grid.to_numpy())
 
 
+def test_drift_over_time_compares_each_window_with_the_reference_a_function_gives():
+    # Seasonal temperatures: against the whole year every month drifts; against the same
+    # month of the year before, none does.
+    rng = np.random.default_rng(2)
+
+    def year(first: str) -> pd.DataFrame:
+        days = pd.date_range(first, periods=365 * 4, freq="6h", tz="UTC")
+        season = 10.0 * np.sin(2 * np.pi * days.day_of_year.to_numpy() / 365.0)
+        return pd.DataFrame({"event_time": days, "temp": season + rng.normal(0.0, 1.0, len(days))})
+
+    before, after = year("2012-01-01"), year("2013-01-01")
+    yearly = before.drop(columns="event_time")
+    _, against_year = drift_over_time(yearly, after, window="MS")
+    asked = []
+
+    def same_month(start: pd.Timestamp) -> pd.DataFrame:
+        asked.append(start)
+        return before[before["event_time"].dt.month == start.month].drop(columns="event_time")
+
+    _, against_month = drift_over_time(same_month, after, window="MS")
+
+    assert against_year["drifted"].all()
+    assert not against_month["drifted"].any()
+    assert asked == against_month["start"].tolist() and len(asked) == 12
+
+
 def test_distribution_draws_both_sides():
     before = pd.DataFrame({"weather": ["sun"] * 6 + ["rain"] * 4, "wind": np.arange(10.0)})
     after = pd.DataFrame({"weather": ["rain"] * 9 + ["fog"], "wind": np.arange(10.0) + 20})
