@@ -184,3 +184,44 @@ def test_notebook_01s_deploy_panel_renders(lab, page):
     panel_buttons = [page.get_by_role("button", name=name) for name in ("Deploy", "Stop")]
     assert all(button.first.is_visible() for button in panel_buttons)
     assert _problems_shown(page) == []
+
+
+def test_notebook_03s_dashboard_and_drift_lab_react_to_clicks(lab, page, artifacts):
+    from playwright.sync_api import expect
+
+    url, course = lab
+    _open(page, url, "03_monitoring.ipynb")
+    _select_cell(page, "dep.stop()\ndep")
+    _run_until_idle(page, "notebook:run-all-above", timeout_ms=300_000)
+
+    # The dashboard: a weekly window, then Refresh; its summary is the store's last week.
+    dashboard = page.locator(".jupyter-widgets.widget-vbox").filter(has=page.get_by_role("button", name="Refresh")).first
+    expect(dashboard).to_be_visible(timeout=30_000)
+    dashboard.locator(".widget-dropdown:has(label:has-text('Window')) select").select_option("7D")
+    dashboard.get_by_role("button", name="Refresh").click()
+    store = lk.PredictionStore(course / "workspace" / "03_monitoring" / "monitor.db")
+    weekly = lk.monitoring.performance_over_time(store.frame(), window="7D", metrics=["accuracy"]).dropna(subset=["value"])
+    last = weekly.iloc[-1]
+    expected = f"last window: accuracy {last['value']:.2f} on {int(last['n_labelled'])} labels"
+    expect(dashboard.locator(".widget-label").filter(has_text="predictions")).to_contain_text(expected, timeout=30_000)
+    image = dashboard.locator(".widget-image").first
+    assert image.evaluate("img => img.naturalWidth") > 0
+
+    # The drift lab: noise on wind; the table flags wind, as it was and with the drift.
+    lab_widget = page.locator(".jupyter-widgets.widget-vbox").filter(has=page.get_by_role("button", name="Replay")).first
+    lab_widget.locator(".widget-dropdown:has(label:has-text('Scenario')) select").select_option("noise")
+    lab_widget.locator(".widget-dropdown:has(label:has-text('Feature')) select").select_option("wind")
+    lab_widget.get_by_role("button", name="Replay").click()
+    status = lab_widget.locator(".widget-label").filter(has_text="predictions")
+    expect(status).to_contain_text("added to wind from 2014-07-01", timeout=60_000)
+    expect(status).to_contain_text("1 of 5 features drifted from then on (0 without the injection)")
+    wind_row = lab_widget.locator("tr").filter(has_text="wind")
+    assert wind_row.locator("td").nth(3).inner_text().endswith("✱")
+    assert not wind_row.locator("td").nth(2).inner_text().endswith("✱")
+    screenshot = artifacts / "notebook-03-drift-lab.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    print(f"screenshot of notebook 03 after the drift lab's replay: {screenshot}")
+    assert _problems_shown(page) == []
+
+    _run_until_idle(page, "notebook:run-all-cells", timeout_ms=300_000)
+    assert _problems_shown(page) == []
