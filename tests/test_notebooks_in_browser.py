@@ -212,7 +212,7 @@ def test_notebook_03s_dashboard_and_drift_lab_react_to_clicks(lab, page, artifac
     lab_widget.locator(".widget-dropdown:has(label:has-text('Scenario')) select").select_option("noise")
     lab_widget.locator(".widget-dropdown:has(label:has-text('Feature')) select").select_option("wind")
     lab_widget.get_by_role("button", name="Replay").click()
-    status = lab_widget.locator(".widget-label").filter(has_text="predictions")
+    status = lab_widget.locator(".widget-html").filter(has_text="predictions")
     expect(status).to_contain_text("added to wind from 2014-07-01", timeout=60_000)
     expect(status).to_contain_text("1 of 5 features drifted from then on (0 without the injection)")
     wind_row = lab_widget.locator("tr").filter(has_text="wind")

@@ -307,7 +307,7 @@ class DriftLab:
                                              value=months[len(months) // 2], description="From", style=style)
         self.explain = widgets.Label(value="")
         self.run_button = widgets.Button(description="Replay", button_style="primary")  # no icon: no CDN font offline
-        self.status = widgets.Label(value="")
+        self.status = widgets.HTML(value="")  # not a Label: a Label cuts a long line short
         self.metric_image = widgets.Image(format="png")
         self.drift_table = widgets.HTML(value="")
         self.alerts_table = widgets.HTML(value="")
@@ -332,7 +332,7 @@ class DriftLab:
 
     def run(self) -> None:
         """Replay with the controls' drift and redraw; a problem is shown in the status line, never raised."""
-        self.status.value = "replaying..."
+        self._say("replaying...")
         try:
             run = run_lab(
                 self.deployment, self.store, self.traffic, reference=self.reference,
@@ -341,8 +341,8 @@ class DriftLab:
                 label_column=self.label_column, time_column=self.time_column,
             )
         except Exception as error:  # a form shows what went wrong; a traceback would hide the controls
-            self.status.value = f"cannot run: {error}" if isinstance(error, (LabkitError, ValueError)) else (
-                f"cannot run: {type(error).__name__}: {error}")
+            self._say(f"cannot run: {error}" if isinstance(error, (LabkitError, ValueError)) else (
+                f"cannot run: {type(error).__name__}: {error}"))
             return
         self.last_run = run
         figure = metric_over_time(run.performance, "accuracy", alerts=run.alerts)
@@ -351,11 +351,14 @@ class DriftLab:
         self.drift_table.value = _drift_html(run)
         self.alerts_table.value = _alerts_html(run.alerts)
         drifted = int(run.drift.table["drifted"].sum())
-        self.status.value = (
+        self._say(
             f"{run.description}: {len(run.predictions):,} predictions; {drifted} of {len(run.drift.table)} "
             f"features drifted from then on ({int(run.drift_before.table['drifted'].sum())} without the injection); "
             f"{len(run.alerts)} alert{'s' if len(run.alerts) != 1 else ''}"
         )
+
+    def _say(self, text: str) -> None:
+        self.status.value = html.escape(text, quote=False)
 
     def _scenario_changed(self) -> None:
         scenario = self.scenario.value
