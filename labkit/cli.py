@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
         help="also trust this exact type name in the model file (repeat for several)",
     )
     serve.add_argument("--store", default=None, metavar="PATH", help="log every prediction to this SQLite file")
+    serve.add_argument(
+        "--no-follow", action="store_true",
+        help="keep serving the version the alias held at start, even when it is promoted or rolled back",
+    )
     serve.add_argument("--port-file", help=argparse.SUPPRESS)
     serve.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
@@ -132,6 +136,7 @@ def _serve(arguments: argparse.Namespace) -> int:
         max_rows=arguments.max_rows,
         trusted=tuple(arguments.trust),
         store=str(Path(arguments.store).resolve()) if arguments.store else None,
+        follow=not arguments.no_follow,
     )
     try:
         # Refuse an unknown model, a changed file or an untrusted type before binding the port.

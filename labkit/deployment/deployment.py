@@ -89,7 +89,13 @@ class Deployment:
 
     @property
     def version(self) -> int:
-        """The served model version."""
+        """The version served now: a deployment that follows its alias changes version when the alias moves."""
+        if self.running:
+            try:
+                answer = httpx.get(f"{self._url}/health", timeout=2.0)
+                self._version = int(answer.json()["model_version"])
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                pass  # busy or stopping: the last version seen is the best answer there is
         return self._version
 
     @property
@@ -115,7 +121,7 @@ class Deployment:
     def __repr__(self) -> str:
         # No URL here: its port changes every run, and notebooks show this repr.
         state = "running" if self.running else "stopped"
-        return f"Deployment(name={self._name!r}, version={self._version}, alias={self._alias!r}, {state})"
+        return f"Deployment(name={self._name!r}, version={self.version}, alias={self._alias!r}, {state})"
 
     def __enter__(self) -> Deployment:
         return self
@@ -192,6 +198,7 @@ def deploy(
     max_rows: int = 10_000,
     trusted: tuple[str, ...] = (),
     store: str | os.PathLike[str] | None = None,
+    follow: bool = True,
     timeout: float = 60.0,
 ) -> Deployment:
     """Serve a registered model over HTTP in a new process, and wait until it answers.
@@ -218,6 +225,11 @@ def deploy(
     store
         A prediction store's file (see :class:`labkit.PredictionStore`): every prediction
         is committed there before it is answered, and ``/feedback`` attaches late labels.
+    follow
+        With an alias: when ``reg.promote`` or ``reg.rollback`` moves the alias, the running
+        service serves the version it now points at within about a second, without a
+        restart and without failing a request; every answer names the version that made
+        it. ``False`` keeps the version the service started with.
     timeout
         Seconds to wait for the service to answer before giving up.
 
@@ -270,6 +282,8 @@ def deploy(
         command += ["--trust", type_name]
     if store is not None:
         command += ["--store", str(Path(store).resolve())]
+    if not follow:
+        command.append("--no-follow")
     environment = dict(os.environ)
     if token is not None:
         # Passed in the environment, not the command line, which other users can list.

@@ -51,6 +51,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labkit.card import user_card
 from labkit.errors import LabelError, LabkitError, SchemaError
+from labkit.deployment.follower import AliasFollower
 from labkit.deployment.openapi import components, operation
 from labkit.deployment.predictor import Predictor
 from labkit.deployment.recorder import Recorder
@@ -88,6 +89,10 @@ class ServiceSettings:
     store
         A prediction store's file: every prediction is committed there before it is
         answered, and ``POST /feedback`` attaches late labels. ``None`` logs nothing.
+    follow
+        With an alias: when the alias moves (promote, rollback), serve the version it
+        now points at, without a restart (see :mod:`labkit.deployment.follower`).
+        ``False`` keeps the version the service started with.
     """
 
     registry: str
@@ -99,6 +104,7 @@ class ServiceSettings:
     max_body_bytes: int = 16 * 2**20
     trusted: tuple[str, ...] = ()
     store: str | None = None
+    follow: bool = True
 
 
 @dataclass(frozen=True)
@@ -171,21 +177,36 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     ['/health', '/invocations', '/model', '/predict']
     """
 
+    def load(entry: ModelVersion) -> _Served:
+        model = Registry(settings.registry).load(settings.name, version=entry.version, trusted=settings.trusted)
+        # The schema check lets no NaN or infinity through unless a column was nullable
+        # in training, so scikit-learn's second scan for them can then be skipped.
+        finite = not any(column.nullable for column in entry.schema.columns)
+        return _Served(entry, settings.alias, entry.schema, Predictor(model, assume_finite=finite))
+
+    def swap(served: _Served) -> None:
+        # One assignment: a request holds the _Served it started with, so it finishes
+        # with one version from start to end, and the next request gets the new one.
+        app.state.served = served
+        app.openapi_schema = None  # the contract names the served version's columns
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = Registry(settings.registry)
         entry = registry.get(settings.name, alias=settings.alias, version=settings.version)
-        model = registry.load(settings.name, version=entry.version, trusted=settings.trusted)
-        schema = entry.schema
-        # The schema check lets no NaN or infinity through unless a column was nullable
-        # in training, so scikit-learn's second scan for them can then be skipped.
-        finite = not any(column.nullable for column in schema.columns)
-        app.state.served = _Served(entry, settings.alias, schema, Predictor(model, assume_finite=finite))
+        app.state.served = load(entry)
         store = PredictionStore(settings.store) if settings.store is not None else None
         app.state.recorder = Recorder(store) if store is not None else None
+        following = None
+        if settings.alias is not None and settings.follow:
+            follower = AliasFollower(registry=registry, name=settings.name, alias=settings.alias, load=load, swap=swap,
+                                     current=entry.version, say=lambda line: print(line, flush=True))
+            following = asyncio.create_task(follower.run())
         try:
             yield
         finally:
+            if following is not None:
+                following.cancel()
             if store is not None:
                 store.close()
 
