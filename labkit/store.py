@@ -83,6 +83,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 """
 
+_ALERT_COLUMNS = ["time", "rule", "measure", "value", "threshold", "message"]
 _LEAP_SECOND = re.compile(r"(\d\d:\d\d):60(?![\d])")
 # Seconds a writer waits for another process's commit before it gives up.
 _BUSY_TIMEOUT_S = 30.0
@@ -370,8 +371,20 @@ class PredictionStore:
         """Keep alerts (as :func:`labkit.monitoring.alerts.evaluate` returns them); return how many were new.
 
         An alert already kept (same rule, same time) is not kept twice, so checking the
-        same period again does not page anyone twice.
+        same period again does not page anyone twice. Other columns are not kept; naive
+        times are read as UTC.
+
+        Raises
+        ------
+        LabkitError
+            A column of ``time, rule, measure, value, threshold, message`` is missing.
         """
+        missing = [column for column in _ALERT_COLUMNS if column not in alerts.columns]
+        if missing:
+            raise LabkitError(
+                f"expected alerts with the columns {_ALERT_COLUMNS!r}; got {list(alerts.columns)!r}, missing "
+                f"{missing!r}; fix: pass what labkit.monitoring.evaluate or Detection.to_alerts returns"
+            )
         values = [
             (seconds_since_epoch(row["time"]), str(row["rule"]), str(row["measure"]),
              None if pd.isna(row["value"]) else float(row["value"]),
@@ -400,9 +413,10 @@ class PredictionStore:
         query = "SELECT time, rule, measure, value, threshold, message FROM alerts" + (
             f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY time, rule"
         rows = self._connect().execute(query, parameters).fetchall() if self.path.exists() else []
-        frame = pd.DataFrame(rows, columns=["time", "rule", "measure", "value", "threshold", "message"])
+        frame = pd.DataFrame(rows, columns=_ALERT_COLUMNS)
         frame["time"] = pd.to_datetime(frame["time"].astype(float), unit="s", utc=True)
-        return frame
+        # Floats even when every row lacks one (a detector's alarm has no threshold): NaN, not None.
+        return frame.astype({"value": float, "threshold": float})
 
     def __len__(self) -> int:
         if not self.path.exists():

@@ -262,3 +262,10 @@ def test_every_answered_prediction_survives_a_sigkill_of_the_server(weather_regi
     stored = set(PredictionStore(path).frame()["request_id"])
     assert len(answered) >= 300
     assert set(answered) <= stored  # every answer a client got is in the store
+
+
+def test_alerts_without_their_columns_are_refused_by_name(store):
+    alerts = pd.DataFrame({"time": [pd.Timestamp("2013-01-01", tz="UTC")], "rule": ["r"], "message": ["m"]})
+
+    with pytest.raises(LabkitError, match=r"expected alerts with the columns .*missing \['measure', 'value', 'threshold'\]"):
+        store.add_alerts(alerts)
