@@ -269,3 +269,38 @@ def test_alerts_without_their_columns_are_refused_by_name(store):
 
     with pytest.raises(LabkitError, match=r"expected alerts with the columns .*missing \['measure', 'value', 'threshold'\]"):
         store.add_alerts(alerts)
+
+
+def test_refusals_come_back_in_event_time_order_and_filter_by_event_time(store):
+    store.log_refusal("/feedback", 409, "LABEL_CONFLICT", event_time="2013-01-03T00:00:00Z",
+                      arrival_time="2020-06-01T12:00:00Z", model_name="weather", model_version=2)
+    store.log_refusal("/predict", 422, "BAD_REQUEST", event_time="2013-01-01T00:00:00Z", arrival_time="2020-06-01T12:00:01Z")
+    store.log_refusal("/invocations", 400, "MALFORMED_REQUEST", arrival_time="2013-01-02T00:00:00Z")
+
+    refusals = store.refusals()
+
+    assert list(refusals.columns) == ["event_time", "arrival_time", "endpoint", "status", "error_code",
+                                      "model_name", "model_version"]
+    assert refusals["endpoint"].tolist() == ["/predict", "/invocations", "/feedback"]
+    assert refusals["event_time"].tolist() == list(pd.date_range("2013-01-01", periods=3, freq="D", tz="UTC"))
+    # Without an event time, a refusal is timed by its arrival, as a prediction is.
+    assert refusals["arrival_time"].iloc[1] == refusals["event_time"].iloc[1]
+    assert refusals["status"].tolist() == [422, 400, 409]
+    assert refusals["model_version"].tolist() == [pd.NA, pd.NA, 2]
+    assert store.refusals("2013-01-02", "2013-01-03")["endpoint"].tolist() == ["/invocations"]
+    assert PredictionStore(store.path.parent / "none.db").refusals().empty
+
+
+def test_requests_are_one_row_per_answered_request_with_its_records_and_latency(store):
+    store.log(rows(["a", "b", "c"], day="2013-01-02"))
+    store.log(rows(["d"], day="2013-01-01", version=2))
+
+    requests = store.requests()
+
+    assert list(requests.columns) == ["event_time", "arrival_time", "model_name", "model_version", "records", "latency_ms"]
+    assert requests["records"].tolist() == [1, 3]
+    assert requests["model_version"].tolist() == [2, 1]
+    assert requests["event_time"].tolist() == [pd.Timestamp("2013-01-01", tz="UTC"), pd.Timestamp("2013-01-02", tz="UTC")]
+    assert requests["latency_ms"].tolist() == [2.0, 2.0]
+    assert store.requests(start="2013-01-02")["records"].tolist() == [3]
+    assert PredictionStore(store.path.parent / "none.db").requests().empty

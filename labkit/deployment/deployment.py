@@ -217,7 +217,8 @@ def deploy(
         names the version was registered with, if it needed any.
     store
         A prediction store's file (see :class:`labkit.PredictionStore`): every prediction
-        is committed there before it is answered, and ``/feedback`` attaches late labels.
+        is committed there before it is answered, and ``/feedback`` attaches late labels;
+        requests it refuses are kept there too (:meth:`labkit.PredictionStore.refusals`).
     timeout
         Seconds to wait for the service to answer before giving up.
 
