@@ -204,6 +204,9 @@ def test_a_service_logs_every_prediction_with_its_event_time_and_labels_come_bac
         ({"event_time": "soon"}, r"expected event_time to be an ISO 8601 time such as .*; got \"soon\""),
         ({"event_times": ["2013-01-01"] * 2}, r"expected event_times to hold one time per record \(1\); got an array of 2"),
         ({"event_time": "2013-01-01", "event_times": ["2013-01-01"]}, "expected event_time or event_times, not both"),
+        # Kept, a time pandas cannot hold would make every later store.frame() fail.
+        ({"event_time": "0003-01-01T00:00:00Z"}, r"expected event_time between 1677-09-22 and 2262-04-11, .*; got \"0003"),
+        ({"event_times": ["9999-12-31T23:59:60Z"]}, r"expected event_times\[0\] between 1677-09-22 and 2262-04-11"),
     ],
 )
 def test_event_times_that_do_not_fit_are_refused(logged, weather_split, body, message):
@@ -216,10 +219,16 @@ def test_event_times_that_do_not_fit_are_refused(logged, weather_split, body, me
         assert re.search(message, response.json()["message"]), response.json()["message"]
 
 
-def test_feedback_is_refused_clearly(logged):
+def test_feedback_is_refused_clearly(logged, weather_split, tmp_path):
     assert httpx.post(f"{logged.url}/feedback", json={"labels": []}).status_code == 400
     bad = httpx.post(f"{logged.url}/feedback", json={"labels": [{"label": True}]})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", 0]
+    _, production = weather_split
+    [request_id] = logged.client.predict(production[list(lk.data.FEATURES)].head(1))["request_id"]
+    ancient = httpx.post(f"{logged.url}/feedback", json={"labels": [{"request_id": request_id, "label": True}],
+                                                          "label_time": "0001-01-01T00:00:00Z"})
+    assert ancient.status_code == 422 and "expected label_time between 1677-09-22" in ancient.json()["message"]
+    assert PredictionStore(tmp_path / "monitor.db").frame()["label"].isna().all()  # still readable, nothing attached
 
 
 def test_a_service_without_a_store_has_no_feedback(weather_registry):

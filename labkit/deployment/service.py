@@ -41,6 +41,7 @@ from urllib.parse import quote
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 import numpy as np
@@ -69,6 +70,11 @@ _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 # other systems call. /health, /model and the docs are left out, and so are 404s of paths
 # the service never had (scanners and typos are not traffic the service failed).
 _REFUSALS_KEPT = frozenset({"/predict", "/invocations", "/feedback"})
+# Whole days inside the times pandas holds (nanoseconds in 64 bits): a time outside them,
+# once stored, would make every later read of the store fail, so the service refuses it.
+_READABLE_TIMES = (
+    datetime(1677, 9, 22, tzinfo=timezone.utc).timestamp(), datetime(2262, 4, 11, tzinfo=timezone.utc).timestamp()
+)
 # Where _read_body leaves a body, so a refusal can read the event time it stated.
 _BODY = "labkit.body"
 _log = logging.getLogger(__name__)
@@ -183,7 +189,7 @@ def _stated_time(path: str, body: bytes | None, code: str) -> float | None:
         when = seconds_since_epoch(value)
     except (LabkitError, ValueError, OverflowError):
         return None
-    return when if math.isfinite(when) else None
+    return when if _READABLE_TIMES[0] <= when <= _READABLE_TIMES[1] else None
 
 
 class _BadRequest(Exception):
@@ -653,13 +659,20 @@ def _event_seconds(value: Any, where: str) -> float:
     try:
         if not isinstance(value, str):
             raise LabkitError("not text")
-        return seconds_since_epoch(value)
+        when = seconds_since_epoch(value)
     except LabkitError:
         raise _BadRequest(
             422, "BAD_REQUEST",
             f"expected {where} to be an ISO 8601 time such as '2013-01-01T08:00:00Z'; got {json_text(value)}; "
             "fix: write it as YYYY-MM-DDTHH:MM:SS with a zone (Z for UTC)",
         ) from None
+    if not _READABLE_TIMES[0] <= when <= _READABLE_TIMES[1]:
+        raise _BadRequest(
+            422, "BAD_REQUEST",
+            f"expected {where} between 1677-09-22 and 2262-04-11, the times the prediction store reads back as "
+            f"pandas times; got {json_text(value)}; fix: send the time the record happened",
+        )
+    return when
 
 
 async def _record(
