@@ -149,12 +149,13 @@ class _RefusalLog:
             return
         arrival = time.time()
         served: _Served | None = getattr(request.app.state, "served", None)
+        entry = served.entry if served is not None else None
         try:
             stated = _stated_time(path, request.scope.get(_BODY), code)
             async with self._lock:
                 await asyncio.to_thread(
                     self.store.log_refusal, path, status, code, event_time=stated, arrival_time=arrival,
-                    model_name=served.entry.name if served else None, model_version=served.entry.version if served else None,
+                    model_name=entry.name if entry else None, model_version=entry.version if entry else None,
                 )
         except Exception:  # the refusal is answered either way; a store that fails is not the client's fault
             _log.exception("could not keep the refusal of %s (%s %s) in %s", path, status, code, self.store.path)
@@ -328,6 +329,16 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 f"fix: use {allowed or 'the documented method'} (see /docs)", [], headers=error.headers,
             )
         return _error_response(error.status_code, "BAD_REQUEST", str(error.detail), [], headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def _failed(request: Request, error: Exception) -> Response:
+        # A bug, not bad input: kept like any refusal, since an error rate that missed
+        # these would miss the worst; Starlette still logs the traceback after this answer.
+        await keep_refusal(request, 500, "INTERNAL_ERROR")
+        return _error_response(
+            500, "INTERNAL_ERROR", f"expected an answer; the service itself failed ({type(error).__name__}); "
+            "fix: try again, and report it to whoever runs the service (its log has the details)", [],
+        )
 
     @app.get("/health", summary="Is the service up and its model loaded?", openapi_extra=operation(answer="Health"))
     async def health(request: Request) -> Response:

@@ -29,7 +29,9 @@ SERVICE_MEASURES: tuple[str, ...] = (
 _PREDICTING = ("/predict", "/invocations")
 
 
-def service_over_time(store: PredictionStore, *, window: str = "1D", start: object = None, end: object = None) -> pd.DataFrame:
+def service_over_time(
+    store: PredictionStore, *, window: str = "1D", start: object = None, end: object = None
+) -> pd.DataFrame:
     """Traffic, latency and the error rate of the services that log to ``store``, per window of event time.
 
     Requests are placed by event time, as predictions are: an answered request at its
@@ -82,7 +84,8 @@ def service_over_time(store: PredictionStore, *, window: str = "1D", start: obje
             requests  refused  error_rate  latency_p50_ms  latency_p95_ms
     Jan 01        20        0         0.0            5.52           15.84
     Jan 02        25        5         0.2          104.01          254.01
-    >>> rules = [Rule(name="slow", measure="latency_p95_ms", above=100), Rule(name="refusing", measure="error_rate", above=0.05)]
+    >>> rules = [Rule(name="slow", measure="latency_p95_ms", above=100),
+    ...          Rule(name="refusing", measure="error_rate", above=0.05)]
     >>> evaluate(rules, table, time_column="start")["message"].tolist()
     ['slow: latency_p95_ms 254 is above 100', 'refusing: error_rate 0.2 is above 0.05']
     """

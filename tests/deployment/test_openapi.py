@@ -300,7 +300,9 @@ def test_an_operation_can_only_list_errors_the_service_documents():
 # schemathesis: everything the document allows is answered, everything it forbids refused
 
 
-def contract_config(token: str | None, *, rejections: tuple[int, ...] = (400, 401, 404, 405, 413, 415, 422)) -> schemathesis.Config:
+def contract_config(
+    token: str | None, *, rejections: tuple[int, ...] = (400, 401, 404, 405, 413, 415, 422)
+) -> schemathesis.Config:
     settings: dict[str, Any] = {
         "cache": {"enabled": False},  # nothing written into the checkout
         "checks": {
@@ -330,9 +332,10 @@ def contracts(open_deployment: lk.Deployment, token_deployment: lk.Deployment) -
 def readable(time: str) -> bool:
     """Whether a date-time lies in the span pandas holds (the document's descriptions state it)."""
     try:
-        return seconds_since_epoch("1677-09-22T00:00:00Z") <= seconds_since_epoch(time) <= seconds_since_epoch("2262-04-11T00:00:00Z")
+        when = seconds_since_epoch(time)
     except LabkitError:
         return False
+    return seconds_since_epoch("1677-09-22T00:00:00Z") <= when <= seconds_since_epoch("2262-04-11T00:00:00Z")
 
 
 def hold_to_contract(operation: Any, mode: str) -> list[int]:

@@ -7,6 +7,7 @@ connection, so a request the server mishandles cannot spoil the ones after it.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -1040,3 +1041,30 @@ def test_hostile_bodies_are_all_counted_and_never_break_the_service_or_its_store
     assert len(refusals_of(store_path)) == before + refused
     with fresh_connections(logged_deployment.url) as http:
         assert post(http, "/predict", {"records": rows.to_dict(orient="records")}).json()["predictions"] == baseline["predictions"]
+
+
+def test_a_failure_of_the_service_itself_is_kept_as_a_500_with_the_error_body(registry, tmp_path, monkeypatch):
+    from labkit.deployment import service
+
+    def broken(n: int) -> list[str]:
+        raise RuntimeError("a bug")
+
+    # No input makes a real service fail, so a bug is planted in-process to see one answered and kept.
+    monkeypatch.setattr(service, "_request_ids", broken)
+    app = service.create_app(service.ServiceSettings(registry=str(registry.root), name="weather",
+                                                     store=str(tmp_path / "monitor.db")))
+
+    async def call() -> httpx.Response:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:
+                return await http.post("/predict", json={"records": [GOOD], "event_time": "2013-01-01T00:00:00Z"})
+
+    response = asyncio.run(call())
+
+    assert response.status_code == 500
+    assert response.json()["error_code"] == "INTERNAL_ERROR"
+    assert "the service itself failed (RuntimeError)" in response.json()["message"]
+    kept = lk.PredictionStore(tmp_path / "monitor.db").refusals()
+    assert list(zip(kept["endpoint"], kept["status"], kept["error_code"])) == [("/predict", 500, "INTERNAL_ERROR")]
+    assert kept["event_time"].tolist() == [pd.Timestamp("2013-01-01", tz="UTC")]
