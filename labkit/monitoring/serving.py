@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from labkit.errors import DataError
-from labkit.monitoring._frames import windows
 from labkit.store import PredictionStore
 
 __all__ = ["SERVICE_MEASURES", "service_over_time"]
@@ -27,6 +26,11 @@ SERVICE_MEASURES: tuple[str, ...] = (
     "feedback_refused",
 )
 _PREDICTING = ("/predict", "/invocations")
+_TYPES = {
+    "start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]", "requests": int, "refused": int,
+    "error_rate": float, "records": int, "latency_p50_ms": float, "latency_p95_ms": float,
+    "latency_p99_ms": float, "feedback_refused": int,
+}
 
 
 def service_over_time(
@@ -94,36 +98,45 @@ def service_over_time(
             f"expected a labkit.PredictionStore; got {type(store).__name__}; fix: pass "
             "lk.PredictionStore(path), the store the service was deployed with (store=path)"
         )
-    if isinstance(window, bool) or not isinstance(window, str):
+    try:
+        if isinstance(window, bool) or not isinstance(window, str):
+            raise ValueError(window)
+        offset = pd.tseries.frequencies.to_offset(window)
+    except ValueError:
         raise DataError(
-            f"expected window to be a pandas offset such as '1h', '1D' or '7D'; got {window!r}; fix: pass a string offset"
-        )
+            f"expected window to be a pandas offset such as '1h', '1D' or '7D'; got {window!r}; "
+            "fix: pass a pandas offset alias as text"
+        ) from None
     answered = store.requests(start, end)
     refused = store.refusals(start, end)
+    kind = np.where(refused["endpoint"].isin(_PREDICTING), "refused", "feedback_refused")
     events = pd.concat(
         [
-            pd.DataFrame({"event_time": answered["event_time"], "kind": "answered",
+            pd.DataFrame({"event_time": answered["event_time"], "answered": 1, "refused": 0, "feedback_refused": 0,
                           "records": answered["records"], "latency_ms": answered["latency_ms"]}),
-            pd.DataFrame({"event_time": refused["event_time"],
-                          "kind": np.where(refused["endpoint"].isin(_PREDICTING), "refused", "feedback_refused"),
-                          "records": 0, "latency_ms": np.nan}),
+            pd.DataFrame({"event_time": refused["event_time"], "answered": 0, "refused": (kind == "refused").astype(int),
+                          "feedback_refused": (kind == "feedback_refused").astype(int), "records": 0,
+                          "latency_ms": np.nan}),
         ],
         ignore_index=True,
     )
-    rows = []
-    for part in windows(events, window, time_column="event_time"):
-        kind = part.rows["kind"]
-        waits = part.rows.loc[kind == "answered", "latency_ms"].dropna().to_numpy()
-        n_refused = int((kind == "refused").sum())
-        n_requests = int((kind == "answered").sum()) + n_refused
-        p50, p95, p99 = np.percentile(waits, [50, 95, 99]) if len(waits) else (np.nan,) * 3
-        rows.append((
-            part.start, part.end, n_requests, n_refused, n_refused / n_requests if n_requests else np.nan,
-            int(part.rows["records"].sum()), p50, p95, p99, int((kind == "feedback_refused").sum()),
-        ))
-    table = pd.DataFrame(rows, columns=["start", "end", *SERVICE_MEASURES])
-    return table.astype({
-        "start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]", "requests": int, "refused": int,
-        "error_rate": float, "records": int, "latency_p50_ms": float, "latency_p95_ms": float,
-        "latency_p99_ms": float, "feedback_refused": int,
+    columns = ["start", "end", *SERVICE_MEASURES]
+    if events.empty:
+        return pd.DataFrame({column: pd.Series(dtype=_TYPES[column]) for column in columns})
+    # One vectorised pass over all windows (label and closed as labkit's other monitors cut
+    # them): a store whose times span centuries gives many windows, and a loop would crawl.
+    windows = events.set_index("event_time").sort_index().resample(offset, label="left", closed="left")
+    counts = windows[["answered", "refused", "feedback_refused", "records"]].sum()
+    requests = counts["answered"] + counts["refused"]
+    table = pd.DataFrame({
+        "start": counts.index,
+        "end": counts.index + offset,
+        "requests": requests.to_numpy(),
+        "refused": counts["refused"].to_numpy(),
+        "error_rate": (counts["refused"] / requests.where(requests > 0)).to_numpy(),
+        "records": counts["records"].to_numpy(),
+        # Refusals carry no latency (NaN), and quantile skips NaN: only answered requests count.
+        **{f"latency_p{q}_ms": windows["latency_ms"].quantile(q / 100).to_numpy() for q in (50, 95, 99)},
+        "feedback_refused": counts["feedback_refused"].to_numpy(),
     })
+    return table[columns].astype(_TYPES).reset_index(drop=True)

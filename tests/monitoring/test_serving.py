@@ -85,7 +85,7 @@ def test_an_empty_store_gives_an_empty_table_that_rules_can_read(tmp_path):
     [
         ("monitor.db", "1D", r"expected a labkit.PredictionStore; got str; fix: pass lk.PredictionStore\(path\)"),
         (None, 60, r"expected window to be a pandas offset such as '1h', '1D' or '7D'; got 60"),
-        (None, "daily", r"expected window to be a pandas offset such as '7D', '1D' or '12h'; got 'daily'"),
+        (None, "daily", r"expected window to be a pandas offset such as '1h', '1D' or '7D'; got 'daily'"),
     ],
 )
 def test_what_cannot_be_read_is_refused_with_the_fix(store, source, window, message):
