@@ -435,6 +435,8 @@ def test_a_service_with_a_store_keeps_its_contract_and_every_refusal(logged_cont
     answered = hold_to_contract(logged_contract[path][method], mode)
 
     refused = [status for status in answered if status >= 400]
+    # A body leaves many requests to send, and the assumptions must not have filtered them all out.
+    assert len(answered) >= (EXAMPLES // 2 if method == "POST" else 1)
     if mode == "negative":
         assert refused, "the document forbids these requests, so some must have been refused"
     assert len(lk.PredictionStore(contract_store).refusals()) - before == len(refused)
