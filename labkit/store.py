@@ -10,6 +10,10 @@ in the store even if the server is killed right after. ``synchronous=NORMAL`` ke
 commit safe when the process dies, which is what a service's crash is; a power cut may
 lose the last commits, a trade every WAL database offers.
 
+A service also keeps the requests it refused (time, endpoint, status, error code), so
+monitoring can read an error rate beside the latency of the requests it answered; see
+:meth:`PredictionStore.refusals` and :func:`labkit.monitoring.service_over_time`.
+
 Labels arrive later (did it rain tomorrow?) and are attached by request id. A label for
 an id the store does not know is reported back, never dropped silently; a second label
 for the same id is refused, never overwritten.
@@ -81,8 +85,19 @@ CREATE TABLE IF NOT EXISTS alerts (
     message   TEXT NOT NULL,
     UNIQUE (time, rule)
 );
+CREATE TABLE IF NOT EXISTS refusals (
+    event_time    REAL NOT NULL,
+    arrival_time  REAL NOT NULL,
+    endpoint      TEXT NOT NULL,
+    status        INTEGER NOT NULL,
+    error_code    TEXT NOT NULL,
+    model_name    TEXT,
+    model_version INTEGER
+);
+CREATE INDEX IF NOT EXISTS refusals_by_time ON refusals (event_time);
 """
 
+_ALERT_COLUMNS = ["time", "rule", "measure", "value", "threshold", "message"]
 _LEAP_SECOND = re.compile(r"(\d\d:\d\d):60(?![\d])")
 # Seconds a writer waits for another process's commit before it gives up.
 _BUSY_TIMEOUT_S = 30.0
@@ -370,8 +385,20 @@ class PredictionStore:
         """Keep alerts (as :func:`labkit.monitoring.alerts.evaluate` returns them); return how many were new.
 
         An alert already kept (same rule, same time) is not kept twice, so checking the
-        same period again does not page anyone twice.
+        same period again does not page anyone twice. Other columns are not kept; naive
+        times are read as UTC.
+
+        Raises
+        ------
+        LabkitError
+            A column of ``time, rule, measure, value, threshold, message`` is missing.
         """
+        missing = [column for column in _ALERT_COLUMNS if column not in alerts.columns]
+        if missing:
+            raise LabkitError(
+                f"expected alerts with the columns {_ALERT_COLUMNS!r}; got {list(alerts.columns)!r}, missing "
+                f"{missing!r}; fix: pass what labkit.monitoring.evaluate or Detection.to_alerts returns"
+            )
         values = [
             (seconds_since_epoch(row["time"]), str(row["rule"]), str(row["measure"]),
              None if pd.isna(row["value"]) else float(row["value"]),
@@ -400,9 +427,124 @@ class PredictionStore:
         query = "SELECT time, rule, measure, value, threshold, message FROM alerts" + (
             f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY time, rule"
         rows = self._connect().execute(query, parameters).fetchall() if self.path.exists() else []
-        frame = pd.DataFrame(rows, columns=["time", "rule", "measure", "value", "threshold", "message"])
+        frame = pd.DataFrame(rows, columns=_ALERT_COLUMNS)
         frame["time"] = pd.to_datetime(frame["time"].astype(float), unit="s", utc=True)
-        return frame
+        # Floats even when every row lacks one (a detector's alarm has no threshold): NaN, not None.
+        return frame.astype({"value": float, "threshold": float})
+
+    def requests(self, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """The answered requests, one row each (not one per record), oldest first.
+
+        Parameters
+        ----------
+        start, end
+            Keep requests whose first record's event time is in ``[start, end)``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``event_time`` (of the request's first record), ``arrival_time``,
+            ``model_name``, ``model_version``, ``records`` (how many it held) and
+            ``latency_ms`` (its time in the service); times are UTC datetimes.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> store = PredictionStore(pathlib.Path(tempfile.mkdtemp()) / "monitor.db")
+        >>> store.log([{"request_id": f"r-{i}", "event_time": "2013-01-01T00:00:00Z", "model_name": "weather",
+        ...             "model_version": 1, "inputs": {"wind": 3.2}, "prediction": True,
+        ...             "probabilities": None, "latency_ms": 4.0} for i in range(3)])
+        >>> store.requests()[["event_time", "records", "latency_ms"]]
+                         event_time  records  latency_ms
+        0 2013-01-01 00:00:00+00:00        3         4.0
+        """
+        where, parameters = self._between("first_event", start, end)
+        query = ("SELECT first_event, arrival_time, model_name, model_version, json_array_length(request_ids), "
+                 f"latency_ms FROM batches{where} ORDER BY first_event, id")
+        rows = self._connect().execute(query, parameters).fetchall() if self.path.exists() else []
+        frame = pd.DataFrame(rows, columns=["event_time", "arrival_time", "model_name", "model_version", "records",
+                                            "latency_ms"])
+        for column in ("event_time", "arrival_time"):
+            frame[column] = pd.to_datetime(frame[column].astype(float), unit="s", utc=True)
+        return frame.astype({"model_version": int, "records": int, "latency_ms": float})
+
+    def log_refusal(
+        self,
+        endpoint: str,
+        status: int,
+        error_code: str,
+        *,
+        event_time: Any = None,
+        arrival_time: Any = None,
+        model_name: str | None = None,
+        model_version: int | None = None,
+    ) -> None:
+        """Keep one refused request: what a service with a store does when it answers 4xx or 5xx.
+
+        Parameters
+        ----------
+        endpoint
+            The path refused, such as ``"/predict"``.
+        status, error_code
+            The HTTP status answered and the ``error_code`` of its body.
+        event_time, arrival_time
+            When it happened (ISO 8601, a datetime or seconds since 1970). The arrival
+            defaults to now and the event time to the arrival, as for a prediction.
+        model_name, model_version
+            What the service serves, when known.
+        """
+        arrival = seconds_since_epoch(arrival_time, default=time.time())
+        connection = self._connect()
+        with connection:
+            connection.execute(
+                "INSERT INTO refusals (event_time, arrival_time, endpoint, status, error_code, model_name, model_version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (seconds_since_epoch(event_time, default=arrival), arrival, str(endpoint), int(status), str(error_code),
+                 model_name, model_version),
+            )
+
+    def refusals(self, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """The refused requests, oldest event first.
+
+        Parameters
+        ----------
+        start, end
+            Event times to keep: ``start <= event_time < end``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``event_time, arrival_time, endpoint, status, error_code, model_name,
+            model_version``; times are UTC datetimes.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> store = PredictionStore(pathlib.Path(tempfile.mkdtemp()) / "monitor.db")
+        >>> store.log_refusal("/predict", 422, "BAD_REQUEST", event_time="2013-01-01T08:00:00Z")
+        >>> store.refusals()[["event_time", "endpoint", "status", "error_code"]]
+                         event_time  endpoint  status   error_code
+        0 2013-01-01 08:00:00+00:00  /predict     422  BAD_REQUEST
+        """
+        where, parameters = self._between("event_time", start, end)
+        query = ("SELECT event_time, arrival_time, endpoint, status, error_code, model_name, model_version "
+                 f"FROM refusals{where} ORDER BY event_time, rowid")
+        rows = self._connect().execute(query, parameters).fetchall() if self.path.exists() else []
+        frame = pd.DataFrame(rows, columns=["event_time", "arrival_time", "endpoint", "status", "error_code",
+                                            "model_name", "model_version"])
+        for column in ("event_time", "arrival_time"):
+            frame[column] = pd.to_datetime(frame[column].astype(float), unit="s", utc=True)
+        return frame.astype({"status": int, "model_version": "Int64"})
+
+    @staticmethod
+    def _between(column: str, start: Any, end: Any) -> tuple[str, list[float]]:
+        """A WHERE clause keeping ``start <= column < end``, and its parameters."""
+        where, parameters = [], []
+        for clause, value in ((f"{column} >= ?", start), (f"{column} < ?", end)):
+            if value is not None:
+                where.append(clause)
+                parameters.append(seconds_since_epoch(value))
+        return (f" WHERE {' AND '.join(where)}" if where else ""), parameters
 
     def __len__(self) -> int:
         if not self.path.exists():

@@ -204,6 +204,9 @@ def test_a_service_logs_every_prediction_with_its_event_time_and_labels_come_bac
         ({"event_time": "soon"}, r"expected event_time to be an ISO 8601 time such as .*; got \"soon\""),
         ({"event_times": ["2013-01-01"] * 2}, r"expected event_times to hold one time per record \(1\); got an array of 2"),
         ({"event_time": "2013-01-01", "event_times": ["2013-01-01"]}, "expected event_time or event_times, not both"),
+        # Kept, a time pandas cannot hold would make every later store.frame() fail.
+        ({"event_time": "0003-01-01T00:00:00Z"}, r"expected event_time between 1677-09-22 and 2262-04-11, .*; got \"0003"),
+        ({"event_times": ["9999-12-31T23:59:60Z"]}, r"expected event_times\[0\] between 1677-09-22 and 2262-04-11"),
     ],
 )
 def test_event_times_that_do_not_fit_are_refused(logged, weather_split, body, message):
@@ -216,10 +219,16 @@ def test_event_times_that_do_not_fit_are_refused(logged, weather_split, body, me
         assert re.search(message, response.json()["message"]), response.json()["message"]
 
 
-def test_feedback_is_refused_clearly(logged):
+def test_feedback_is_refused_clearly(logged, weather_split, tmp_path):
     assert httpx.post(f"{logged.url}/feedback", json={"labels": []}).status_code == 400
     bad = httpx.post(f"{logged.url}/feedback", json={"labels": [{"label": True}]})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", 0]
+    _, production = weather_split
+    [request_id] = logged.client.predict(production[list(lk.data.FEATURES)].head(1))["request_id"]
+    ancient = httpx.post(f"{logged.url}/feedback", json={"labels": [{"request_id": request_id, "label": True}],
+                                                          "label_time": "0001-01-01T00:00:00Z"})
+    assert ancient.status_code == 422 and "expected label_time between 1677-09-22" in ancient.json()["message"]
+    assert PredictionStore(tmp_path / "monitor.db").frame()["label"].isna().all()  # still readable, nothing attached
 
 
 def test_a_service_without_a_store_has_no_feedback(weather_registry):
@@ -262,3 +271,45 @@ def test_every_answered_prediction_survives_a_sigkill_of_the_server(weather_regi
     stored = set(PredictionStore(path).frame()["request_id"])
     assert len(answered) >= 300
     assert set(answered) <= stored  # every answer a client got is in the store
+
+
+def test_alerts_without_their_columns_are_refused_by_name(store):
+    alerts = pd.DataFrame({"time": [pd.Timestamp("2013-01-01", tz="UTC")], "rule": ["r"], "message": ["m"]})
+
+    with pytest.raises(LabkitError, match=r"expected alerts with the columns .*missing \['measure', 'value', 'threshold'\]"):
+        store.add_alerts(alerts)
+
+
+def test_refusals_come_back_in_event_time_order_and_filter_by_event_time(store):
+    store.log_refusal("/feedback", 409, "LABEL_CONFLICT", event_time="2013-01-03T00:00:00Z",
+                      arrival_time="2020-06-01T12:00:00Z", model_name="weather", model_version=2)
+    store.log_refusal("/predict", 422, "BAD_REQUEST", event_time="2013-01-01T00:00:00Z", arrival_time="2020-06-01T12:00:01Z")
+    store.log_refusal("/invocations", 400, "MALFORMED_REQUEST", arrival_time="2013-01-02T00:00:00Z")
+
+    refusals = store.refusals()
+
+    assert list(refusals.columns) == ["event_time", "arrival_time", "endpoint", "status", "error_code",
+                                      "model_name", "model_version"]
+    assert refusals["endpoint"].tolist() == ["/predict", "/invocations", "/feedback"]
+    assert refusals["event_time"].tolist() == list(pd.date_range("2013-01-01", periods=3, freq="D", tz="UTC"))
+    # Without an event time, a refusal is timed by its arrival, as a prediction is.
+    assert refusals["arrival_time"].iloc[1] == refusals["event_time"].iloc[1]
+    assert refusals["status"].tolist() == [422, 400, 409]
+    assert refusals["model_version"].tolist() == [pd.NA, pd.NA, 2]
+    assert store.refusals("2013-01-02", "2013-01-03")["endpoint"].tolist() == ["/invocations"]
+    assert PredictionStore(store.path.parent / "none.db").refusals().empty
+
+
+def test_requests_are_one_row_per_answered_request_with_its_records_and_latency(store):
+    store.log(rows(["a", "b", "c"], day="2013-01-02"))
+    store.log(rows(["d"], day="2013-01-01", version=2))
+
+    requests = store.requests()
+
+    assert list(requests.columns) == ["event_time", "arrival_time", "model_name", "model_version", "records", "latency_ms"]
+    assert requests["records"].tolist() == [1, 3]
+    assert requests["model_version"].tolist() == [2, 1]
+    assert requests["event_time"].tolist() == [pd.Timestamp("2013-01-01", tz="UTC"), pd.Timestamp("2013-01-02", tz="UTC")]
+    assert requests["latency_ms"].tolist() == [2.0, 2.0]
+    assert store.requests(start="2013-01-02")["records"].tolist() == [3]
+    assert PredictionStore(store.path.parent / "none.db").requests().empty

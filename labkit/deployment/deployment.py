@@ -224,7 +224,8 @@ def deploy(
         names the version was registered with, if it needed any.
     store
         A prediction store's file (see :class:`labkit.PredictionStore`): every prediction
-        is committed there before it is answered, and ``/feedback`` attaches late labels.
+        is committed there before it is answered, and ``/feedback`` attaches late labels;
+        requests it refuses are kept there too (:meth:`labkit.PredictionStore.refusals`).
     follow
         With an alias: when ``reg.promote`` or ``reg.rollback`` moves the alias, the running
         service serves the version it now points at within about a second, without a

@@ -189,11 +189,13 @@ def components(schema: Schema, *, max_rows: int) -> dict[str, Any]:
                     "event_time": {
                         "type": "string", "format": "date-time",
                         "description": "When the records happened (ISO 8601), if not now: stored with each "
-                        "prediction, so a replay on a simulated clock keeps its own time.",
+                        "prediction, so a replay on a simulated clock keeps its own time. Between 1677-09-22 "
+                        "and 2262-04-11 (the times pandas holds), else 422.",
                     },
                     "event_times": {
                         "type": "array", "items": {"type": "string", "format": "date-time"}, **batch,
-                        "description": "One event time per record, in the records' order (instead of event_time).",
+                        "description": "One event time per record, in the records' order (instead of event_time); "
+                        "each between 1677-09-22 and 2262-04-11, as event_time.",
                     },
                 },
             },
@@ -212,7 +214,8 @@ def components(schema: Schema, *, max_rows: int) -> dict[str, Any]:
                     },
                     "label_time": {
                         "type": "string", "format": "date-time",
-                        "description": "When the labels became known, if not now.",
+                        "description": "When the labels became known, if not now; between 1677-09-22 and "
+                        "2262-04-11, as event_time.",
                     },
                 },
             },

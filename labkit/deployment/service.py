@@ -17,7 +17,10 @@ with the Swagger UI that the fastapi-offline package ships, so the page works of
 
 Every request body is checked against the version's schema before the model sees it.
 Bad input gets a 4xx whose JSON names the problem (``error_code``, ``message`` and a
-``detail`` list with the record and column of each problem); no input gets a 5xx.
+``detail`` list with the record and column of each problem); no input gets a 5xx. A
+service with a store keeps each refused request to ``/predict``, ``/invocations`` and
+``/feedback`` there (status, error code, time), for the error rate; an answered request
+never pays for that.
 Bodies are parsed and checked column by column with orjson and plain lists rather than
 one pydantic object per record: that is where the time of a 1000-row request went.
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import secrets
 import time
@@ -37,6 +41,7 @@ from urllib.parse import quote
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 import numpy as np
@@ -62,6 +67,18 @@ from labkit.store import Batch, PredictionStore, seconds_since_epoch
 __all__ = ["ServiceSettings", "create_app", "get_settings"]
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+# The endpoints whose refusals a service with a store keeps, for the error rate: the ones
+# other systems call. /health, /model and the docs are left out, and so are 404s of paths
+# the service never had (scanners and typos are not traffic the service failed).
+_REFUSALS_KEPT = frozenset({"/predict", "/invocations", "/feedback"})
+# Whole days inside the times pandas holds (nanoseconds in 64 bits): a time outside them,
+# once stored, would make every later read of the store fail, so the service refuses it.
+_READABLE_TIMES = (
+    datetime(1677, 9, 22, tzinfo=timezone.utc).timestamp(), datetime(2262, 4, 11, tzinfo=timezone.utc).timestamp()
+)
+# Where _read_body leaves a body, so a refusal can read the event time it stated.
+_BODY = "labkit.body"
+_log = logging.getLogger(__name__)
 _ENDPOINTS = "POST /predict, POST /invocations, GET /health, GET /model, GET /docs"
 
 
@@ -88,7 +105,10 @@ class ServiceSettings:
         Exact type names to allow beyond the trust list (see :mod:`labkit.trust`).
     store
         A prediction store's file: every prediction is committed there before it is
-        answered, and ``POST /feedback`` attaches late labels. ``None`` logs nothing.
+        answered, and ``POST /feedback`` attaches late labels. A request to ``/predict``,
+        ``/invocations`` or ``/feedback`` that is refused (4xx or 5xx, whatever the
+        reason) is kept there too, for the error rate (see
+        :meth:`labkit.PredictionStore.refusals`). ``None`` logs nothing.
     follow
         With an alias: when the alias moves (promote, rollback), serve the version it
         now points at, without a restart (see :mod:`labkit.deployment.follower`).
@@ -115,6 +135,68 @@ class _Served:
     alias: str | None
     schema: Schema
     predictor: Predictor
+
+
+class _RefusalLog:
+    """Keeps the refused requests of a service with a store, one commit each.
+
+    Only refusals pay for it: an answered request never touches it. It writes through its
+    own connection, never the recorder's, so a refusal cannot land in (or roll back with)
+    a group of predictions, and the lock lets one refusal at a time use that connection.
+    """
+
+    def __init__(self, store: PredictionStore) -> None:
+        self.store = store
+        self._lock = asyncio.Lock()
+
+    async def keep(self, request: Request, status: int, code: str) -> None:
+        path = request.url.path
+        if path not in _REFUSALS_KEPT:
+            return
+        arrival = time.time()
+        served: _Served | None = getattr(request.app.state, "served", None)
+        entry = served.entry if served is not None else None
+        try:
+            stated = _stated_time(path, request.scope.get(_BODY), code)
+            async with self._lock:
+                await asyncio.to_thread(
+                    self.store.log_refusal, path, status, code, event_time=stated, arrival_time=arrival,
+                    model_name=entry.name if entry else None, model_version=entry.version if entry else None,
+                )
+        except Exception:  # the refusal is answered either way; a store that fails is not the client's fault
+            _log.exception("could not keep the refusal of %s (%s %s) in %s", path, status, code, self.store.path)
+
+
+def _stated_time(path: str, body: bytes | None, code: str) -> float | None:
+    """The time a refused request stated for itself, if it stated one that reads; else None (its arrival).
+
+    ``event_time`` or the first of ``event_times`` for /predict, ``label_time`` for
+    /feedback, as their answered requests are timed: a replay on a simulated clock then
+    finds its refusals in the same windows as its predictions. Only the first entry is
+    read, so a hostile body costs one parse, never one per entry.
+    """
+    if body is None or path == "/invocations" or code == "MALFORMED_REQUEST":
+        return None
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    if path == "/feedback":
+        value = payload.get("label_time")
+    else:
+        value = payload.get("event_time")
+        first = payload.get("event_times")
+        if value is None and isinstance(first, list) and first:
+            value = first[0]
+    if not isinstance(value, str):
+        return None
+    try:
+        when = seconds_since_epoch(value)
+    except (LabkitError, ValueError, OverflowError):
+        return None
+    return when if _READABLE_TIMES[0] <= when <= _READABLE_TIMES[1] else None
 
 
 class _BadRequest(Exception):
@@ -197,6 +279,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         app.state.served = load(entry)
         store = PredictionStore(settings.store) if settings.store is not None else None
         app.state.recorder = Recorder(store) if store is not None else None
+        app.state.refusals = _RefusalLog(PredictionStore(settings.store)) if settings.store is not None else None
         following = None
         if settings.alias is not None and settings.follow:
             follower = AliasFollower(registry=registry, name=settings.name, alias=settings.alias, load=load, swap=swap,
@@ -209,6 +292,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 following.cancel()
             if store is not None:
                 store.close()
+                app.state.refusals.store.close()
 
     # FastAPI's own /docs page loads Swagger UI from a CDN; labkit works offline, so
     # FastAPIOffline serves the copy the fastapi-offline package ships (a Swagger UI 5,
@@ -232,14 +316,21 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     logged = [503] if settings.store is not None else []
     body_errors = [400, *unauthorized, 413, 415, 422, *logged]
 
+    async def keep_refusal(request: Request, status: int, code: str) -> None:
+        refusals: _RefusalLog | None = getattr(request.app.state, "refusals", None)
+        if refusals is not None:
+            await refusals.keep(request, status, code)
+
     @app.exception_handler(_BadRequest)
     async def _refuse(request: Request, error: _BadRequest) -> Response:
+        await keep_refusal(request, error.status, error.code)
         return _error_response(error.status, error.code, error.message, error.problems)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> Response:
         problems = [Problem(None, None, f"{'.'.join(map(str, e['loc']))}: {e['msg']}") for e in error.errors()]
         found = "; ".join(problem.message for problem in problems)
+        await keep_refusal(request, 422, "BAD_REQUEST")
         return _error_response(
             422, "BAD_REQUEST", f"expected a request as described at /docs; got {found}; fix: correct those fields",
             problems,
@@ -248,6 +339,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
         asked = f"{request.method} {request.url.path}"
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "BAD_REQUEST")
+        await keep_refusal(request, error.status_code, code)
         if error.status_code == 404:
             return _error_response(404, "NOT_FOUND", f"expected one of {_ENDPOINTS}; got {asked}; fix: check the path", [])
         if error.status_code == 405:
@@ -257,6 +350,16 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 f"fix: use {allowed or 'the documented method'} (see /docs)", [], headers=error.headers,
             )
         return _error_response(error.status_code, "BAD_REQUEST", str(error.detail), [], headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def _failed(request: Request, error: Exception) -> Response:
+        # A bug, not bad input: kept like any refusal, since an error rate that missed
+        # these would miss the worst; Starlette still logs the traceback after this answer.
+        await keep_refusal(request, 500, "INTERNAL_ERROR")
+        return _error_response(
+            500, "INTERNAL_ERROR", f"expected an answer; the service itself failed ({type(error).__name__}); "
+            "fix: try again, and report it to whoever runs the service (its log has the details)", [],
+        )
 
     @app.get("/health", summary="Is the service up and its model loaded?", openapi_extra=operation(answer="Health"))
     async def health(request: Request) -> Response:
@@ -408,7 +511,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise _too_large(size, limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    request.scope[_BODY] = body  # one dict entry: read again only if the request is refused
+    return body
 
 
 def _too_large(size: int, limit: int) -> _BadRequest:
@@ -586,13 +691,20 @@ def _event_seconds(value: Any, where: str) -> float:
     try:
         if not isinstance(value, str):
             raise LabkitError("not text")
-        return seconds_since_epoch(value)
+        when = seconds_since_epoch(value)
     except LabkitError:
         raise _BadRequest(
             422, "BAD_REQUEST",
             f"expected {where} to be an ISO 8601 time such as '2013-01-01T08:00:00Z'; got {json_text(value)}; "
             "fix: write it as YYYY-MM-DDTHH:MM:SS with a zone (Z for UTC)",
         ) from None
+    if not _READABLE_TIMES[0] <= when <= _READABLE_TIMES[1]:
+        raise _BadRequest(
+            422, "BAD_REQUEST",
+            f"expected {where} between 1677-09-22 and 2262-04-11, the times the prediction store reads back as "
+            f"pandas times; got {json_text(value)}; fix: send the time the record happened",
+        )
+    return when
 
 
 async def _record(

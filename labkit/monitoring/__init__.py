@@ -6,6 +6,7 @@ from labkit.monitoring.cbpe import CBPE
 from labkit.monitoring.detectors import DETECTORS, Detection, compare_detectors, mistakes, run_detector
 from labkit.monitoring.drift import DriftReport, drift_report
 from labkit.monitoring.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS, performance_over_time
+from labkit.monitoring.serving import SERVICE_MEASURES, service_over_time
 from labkit.monitoring.simulate import Replay, simulate
 from labkit.monitoring.stattests import STAT_TESTS, StatTest, choose_test
 from labkit.monitoring.views import distribution, drift_over_time, metric_over_time
@@ -22,6 +23,7 @@ __all__ = [
     "REGRESSION_METRICS",
     "Replay",
     "Rule",
+    "SERVICE_MEASURES",
     "STAT_TESTS",
     "StatTest",
     "choose_test",
@@ -36,5 +38,6 @@ __all__ = [
     "post_alerts",
     "run_detector",
     "scenarios",
+    "service_over_time",
     "simulate",
 ]

@@ -57,7 +57,9 @@ class Rule:
         What the alert is called, in words a person on call understands.
     measure
         The column of the table :func:`evaluate` reads (``"accuracy"``, ``"drift_share"``,
-        ``"latency_p95_ms"``, ``"alarm"``, ...).
+        ``"latency_p95_ms"`` and ``"error_rate"`` from
+        :func:`~labkit.monitoring.service_over_time`, ``"alarms"`` from
+        :meth:`Detection.alarm_counts <labkit.monitoring.Detection.alarm_counts>`, ...).
     below, above
         The threshold: bad when the measure is below it, or above it (give exactly one).
     for_windows

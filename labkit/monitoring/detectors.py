@@ -20,7 +20,8 @@ from river import base, drift
 from river.drift import binary
 
 from labkit.errors import DataError
-from labkit.monitoring._frames import is_labelled, known_labels, require_columns, require_times
+from labkit.monitoring._frames import is_labelled, known_labels, require_columns, require_times, windows
+from labkit.monitoring.alerts import ALERT_COLUMNS
 
 __all__ = ["DETECTORS", "Detection", "compare_detectors", "mistakes", "run_detector"]
 
@@ -75,6 +76,120 @@ class Detection:
     def detected(self) -> bool:
         """Whether an alarm came at or after the known drift."""
         return self.delay_rows is not None
+
+    def to_alerts(self, *, rule: str | None = None) -> pd.DataFrame:
+        """The alarms as alert rows, one per alarm, ready for :meth:`labkit.PredictionStore.add_alerts`.
+
+        Each message says which detector fired, at which row and time, and, when the drift
+        point is known, whether the alarm is false (before the drift) or the detection,
+        with its delay. ``measure`` is ``"alarm"``, ``value`` the row the alarm came at,
+        and ``threshold`` is empty: a detector runs its own test, not one threshold.
+
+        Parameters
+        ----------
+        rule
+            What the alerts are called; ``"<detector> alarm"`` by default. The store keeps
+            one alert per rule and time, so name the stream when several are watched by
+            one detector (``"ADWIN on mistakes"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of :data:`labkit.monitoring.alerts.ALERT_COLUMNS`, oldest first;
+            times in UTC (naive times are read as UTC, as the store reads them).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(0)
+        >>> error_rate = np.where(np.arange(1000) < 600, 0.1, 0.4)
+        >>> mistakes = pd.Series(
+        ...     (rng.random(1000) < error_rate).astype(int),
+        ...     index=pd.date_range("2013-01-01", periods=1000, freq="h", tz="UTC"),
+        ... )
+        >>> alerts = run_detector(mistakes, "ADWIN", drift_at=600).to_alerts()
+        >>> alerts[["time", "rule", "value"]]
+                               time         rule  value
+        0 2013-01-28 23:00:00+00:00  ADWIN alarm  671.0
+        >>> print(alerts["message"].iloc[0])
+        ADWIN detected the drift 71 rows (2 days 23:00:00) after it began, at row 671 (2013-01-28 23:00:00+00:00)
+        """
+        name = rule if rule is not None else f"{self.detector} alarm"
+        times = _utc(self.alarms["time"])
+        rows = [
+            {"time": when, "rule": name, "measure": "alarm", "value": float(position), "threshold": np.nan,
+             "message": self._say(int(position), when)}
+            for when, position in zip(times, self.alarms["position"])
+        ]
+        return pd.DataFrame(rows, columns=ALERT_COLUMNS).astype(
+            {"time": "datetime64[ns, UTC]", "value": float, "threshold": float}
+        )
+
+    def alarm_counts(self, window: str = "1D") -> pd.DataFrame:
+        """How many alarms fell in each window of time, for alert rules over a detector.
+
+        A detector may fire several times for one change; a :class:`labkit.monitoring.Rule`
+        on the count, with ``cooldown`` or ``recover_at``, makes that one incident.
+
+        Parameters
+        ----------
+        window
+            A pandas offset such as ``"1D"`` or ``"7D"``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``start`` and ``end`` of each window, [start, end), and ``alarms``: every
+            window from the first alarm's to the last alarm's, empty ones included (no
+            rows if there was no alarm).
+
+        Raises
+        ------
+        DataError
+            If ``window`` is not a pandas offset.
+
+        Examples
+        --------
+        DDM fires five times: four alarms over three weeks in January, for one change,
+        then one in March. Counted per week, a rule with a cooldown raises two alerts:
+
+        >>> from datetime import timedelta
+        >>> from labkit.monitoring.alerts import Rule, evaluate
+        >>> times = pd.to_datetime(["2013-01-02", "2013-01-03", "2013-01-09", "2013-01-20", "2013-03-01"], utc=True)
+        >>> found = Detection("DDM", pd.DataFrame({"time": times, "position": [30, 55, 201, 460, 1400], "detector": "DDM"}))
+        >>> counts = found.alarm_counts("7D")
+        >>> counts.head(4)
+                              start                       end  alarms
+        0 2013-01-02 00:00:00+00:00 2013-01-09 00:00:00+00:00       2
+        1 2013-01-09 00:00:00+00:00 2013-01-16 00:00:00+00:00       1
+        2 2013-01-16 00:00:00+00:00 2013-01-23 00:00:00+00:00       1
+        3 2013-01-23 00:00:00+00:00 2013-01-30 00:00:00+00:00       0
+        >>> rule = Rule(name="drift", measure="alarms", above=0, cooldown=timedelta(days=28))
+        >>> evaluate([rule], counts, time_column="start")["time"].dt.strftime("%Y-%m-%d").tolist()
+        ['2013-01-02', '2013-02-27']
+        """
+        if isinstance(window, bool) or not isinstance(window, str):
+            raise DataError(
+                f"expected window to be a pandas offset such as '1D' or '7D'; got {window!r}; "
+                "fix: pass a string offset (alarms are counted per span of time, not per N rows)"
+            )
+        alarms = pd.DataFrame({"time": _utc(self.alarms["time"])})
+        counted = [(w.start, w.end, len(w.rows)) for w in windows(alarms, window, time_column="time")]
+        table = pd.DataFrame(counted, columns=["start", "end", "alarms"])
+        return table.astype({"start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]", "alarms": int})
+
+    def _say(self, position: int, when: pd.Timestamp) -> str:
+        """The message of the alarm at ``position``: false, the detection, or a later one."""
+        at = f"at row {position} ({when})"
+        drift = self.drift_position
+        if drift is None:
+            return f"{self.detector} raised an alarm {at}"
+        if position < drift:
+            return f"{self.detector} raised a false alarm {at}, {drift - position} rows before the drift began"
+        if position == drift + self.delay_rows:
+            return f"{self.detector} detected the drift {self.delay_rows} rows ({self.delay_time}) after it began, {at}"
+        return (f"{self.detector} raised another alarm {at}, {position - drift} rows after the drift began "
+                f"(it was detected at row {drift + self.delay_rows})")
 
 
 def mistakes(
@@ -288,6 +403,14 @@ def compare_detectors(
         )
     table = pd.DataFrame(rows)
     return table.astype({"delay_rows": "Int64", "delay_time": "timedelta64[ns]"})
+
+
+def _utc(times: pd.Series) -> pd.Series:
+    """Times in UTC: naive ones read as UTC, as the prediction store reads them."""
+    times = pd.to_datetime(pd.Series(times), utc=False)
+    if times.dt.tz is None:
+        return times.dt.tz_localize("UTC")
+    return times.dt.tz_convert("UTC")
 
 
 def _check_stream(stream: object, detector: str) -> np.ndarray:

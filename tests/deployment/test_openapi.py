@@ -26,6 +26,8 @@ from schemathesis import GenerationMode
 import labkit as lk
 from labkit.data import FEATURES
 from labkit.deployment.openapi import example_record, operation
+from labkit.errors import LabkitError
+from labkit.store import seconds_since_epoch
 
 MAX_ROWS = 20  # small, so a batch just over the limit is cheap to send
 TOKEN = "s3cret"
@@ -298,7 +300,9 @@ def test_an_operation_can_only_list_errors_the_service_documents():
 # schemathesis: everything the document allows is answered, everything it forbids refused
 
 
-def contract_config(token: str | None) -> schemathesis.Config:
+def contract_config(
+    token: str | None, *, rejections: tuple[int, ...] = (400, 401, 404, 405, 413, 415, 422)
+) -> schemathesis.Config:
     settings: dict[str, Any] = {
         "cache": {"enabled": False},  # nothing written into the checkout
         "checks": {
@@ -307,7 +311,7 @@ def contract_config(token: str | None) -> schemathesis.Config:
             # request the document allows, with the token where one is needed, gets 200.
             "positive_data_acceptance": {"expected-statuses": [200]},
             # 413 added: a batch over the row limit breaks the document's maxItems.
-            "negative_data_rejection": {"expected-statuses": [400, 401, 404, 405, 413, 415, 422]},
+            "negative_data_rejection": {"expected-statuses": list(rejections)},
         },
     }
     if token is not None:
@@ -325,6 +329,49 @@ def contracts(open_deployment: lk.Deployment, token_deployment: lk.Deployment) -
     }
 
 
+def readable(time: str) -> bool:
+    """Whether a date-time lies in the span pandas holds (the document's descriptions state it)."""
+    try:
+        when = seconds_since_epoch(time)
+    except LabkitError:
+        return False
+    return seconds_since_epoch("1677-09-22T00:00:00Z") <= when <= seconds_since_epoch("2262-04-11T00:00:00Z")
+
+
+def hold_to_contract(operation: Any, mode: str) -> list[int]:
+    """Send the requests schemathesis generates for one operation, check every answer; return the statuses."""
+    statuses: list[int] = []
+
+    @hypothesis.seed(SEED)
+    @hypothesis.settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=False,  # CI's Hypothesis profile would derandomize; the seed above decides instead
+        # No shrinking: a failure is reported as found, with its curl command, in bounded time.
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    @hypothesis.given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
+    def run(case: schemathesis.Case) -> None:
+        # The rules JSON Schema cannot state: event_times has one entry per record, and a
+        # batch of labels names each request id once (twice is a 409, as documented).
+        body = case.body if isinstance(case.body, dict) else {}
+        if mode == "positive" and isinstance(body.get("event_times"), list) and isinstance(body.get("records"), list):
+            hypothesis.assume(len(body["event_times"]) == len(body["records"]))
+        if mode == "positive" and isinstance(body.get("labels"), list):
+            ids = [label.get("request_id") for label in body["labels"] if isinstance(label, dict)]
+            hypothesis.assume(len(set(ids)) == len(ids))
+        # And, stated only in words: a time must be one pandas holds, or the store could not read it back.
+        if mode == "positive":
+            times = [body.get("event_time"), body.get("label_time"), *(body.get("event_times") or [])]
+            hypothesis.assume(all(readable(time) for time in times if isinstance(time, str)))
+        statuses.append(case.call_and_validate().status_code)
+
+    run()
+    return statuses
+
+
 # Only operations with a body have something to get wrong, so only they get negative cases.
 CONTRACT_CASES = [
     pytest.param(method, path, mode, id=f"{method} {path} {mode}")
@@ -339,24 +386,57 @@ def test_the_service_keeps_its_documented_contract(contracts, access, method, pa
     # schemathesis' pytest plugin cannot load a schema from a fixture under pytest 9.2,
     # so its public Hypothesis strategy drives the test; call_and_validate runs every
     # check the config enables against the real service.
-    operation = contracts[access][path][method]
+    hold_to_contract(contracts[access][path][method], mode)
 
-    @hypothesis.seed(SEED)
-    @hypothesis.settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        derandomize=False,  # CI's Hypothesis profile would derandomize; the seed above decides instead
-        # No shrinking: a failure is reported as found, with its curl command, in bounded time.
-        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
-        suppress_health_check=list(hypothesis.HealthCheck),
-    )
-    @hypothesis.given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
-    def run(case: schemathesis.Case) -> None:
-        # The one rule JSON Schema cannot state: event_times has one entry per record.
-        body = case.body if isinstance(case.body, dict) else {}
-        if mode == "positive" and isinstance(body.get("event_times"), list) and isinstance(body.get("records"), list):
-            hypothesis.assume(len(body["event_times"]) == len(body["records"]))
-        case.call_and_validate()
 
-    run()
+# A service with a store: /feedback too, and every refusal kept ------------------------
+
+
+@pytest.fixture(scope="module")
+def contract_store(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return tmp_path_factory.mktemp("contract") / "monitor.db"
+
+
+@pytest.fixture(scope="module")
+def logged_deployment(champion_registry: lk.Registry, contract_store: Any) -> Iterator[lk.Deployment]:
+    with lk.deploy(champion_registry, "weather", max_rows=MAX_ROWS, store=contract_store) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def logged_contract(logged_deployment: lk.Deployment) -> Any:
+    # 409 added: a batch of labels naming one request id twice is refused as a conflict.
+    config = contract_config(None, rejections=(400, 404, 405, 409, 413, 415, 422))
+    return schemathesis.openapi.from_url(f"{logged_deployment.url}/openapi.json", config=config)
+
+
+def test_a_service_with_a_store_documents_feedback_and_the_store_error(logged_deployment):
+    spec = httpx.get(f"{logged_deployment.url}/openapi.json").json()
+
+    listed = [(method.upper(), path) for path, item in spec["paths"].items() for method in item]
+    assert sorted(listed) == sorted([*OPERATIONS, ("POST", "/feedback")])
+    assert statuses(spec, "POST", "/feedback") == {"200", "400", "409", "413", "415", "422"}
+    # Only prediction answers wait for a commit, so only they can find the store unavailable.
+    assert statuses(spec, "POST", "/predict") == {"200", "503"} | BODY_ERRORS
+    assert body_schema(spec, "/feedback") == "FeedbackRequest"
+
+
+LOGGED_CASES = [
+    pytest.param(method, path, mode, id=f"{method} {path} {mode}")
+    for method, path in [*OPERATIONS, ("POST", "/feedback")]
+    for mode in (["positive", "negative"] if method == "POST" else ["positive"])
+]
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), LOGGED_CASES)
+def test_a_service_with_a_store_keeps_its_contract_and_every_refusal(logged_contract, contract_store, method, path, mode):
+    before = len(lk.PredictionStore(contract_store).refusals())
+
+    answered = hold_to_contract(logged_contract[path][method], mode)
+
+    refused = [status for status in answered if status >= 400]
+    # A body leaves many requests to send, and the assumptions must not have filtered them all out.
+    assert len(answered) >= (EXAMPLES // 2 if method == "POST" else 1)
+    if mode == "negative":
+        assert refused, "the document forbids these requests, so some must have been refused"
+    assert len(lk.PredictionStore(contract_store).refusals()) - before == len(refused)

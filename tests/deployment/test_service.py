@@ -7,8 +7,10 @@ connection, so a request the server mishandles cannot spoil the ones after it.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
@@ -935,3 +937,134 @@ def test_the_docs_offer_authorize_only_when_a_token_is_needed(client: httpx.Clie
 
     assert security(client) is None
     assert security(token_client) == [{"HTTPBearer": []}]
+
+
+# Refused requests, kept by a service with a store --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logged") / "monitor.db"
+
+
+@pytest.fixture(scope="module")
+def logged_deployment(registry: lk.Registry, store_path: Path) -> Iterator[lk.Deployment]:
+    with lk.deploy(registry, "weather", alias="champion", max_rows=MAX_ROWS, store=store_path) as running:
+        yield running
+
+
+def refusals_of(path: Path, **between: str) -> pd.DataFrame:
+    with lk.PredictionStore(path) as store:
+        return store.refusals(**between)
+
+
+def test_every_refusal_of_predict_invocations_and_feedback_is_kept_with_its_status_and_code(logged_deployment, store_path):
+    url = logged_deployment.url
+    before = len(refusals_of(store_path))
+    answered = httpx.post(f"{url}/predict", json={"records": [GOOD]})
+    request_id = answered.json()["request_ids"][0]
+    sent = [
+        httpx.post(f"{url}/predict", content=b"{not json", headers={"Content-Type": "application/json"}),
+        httpx.post(f"{url}/predict", json={"records": [record(weather="hail")]}),
+        httpx.post(f"{url}/predict", json={"records": [GOOD] * (MAX_ROWS + 1)}),
+        httpx.post(f"{url}/invocations", content=b"a,b\n1,2", headers={"Content-Type": "text/csv"}),
+        httpx.get(f"{url}/invocations"),
+        httpx.post(f"{url}/feedback", json={"labels": [{"request_id": request_id, "label": True}]}),
+        httpx.post(f"{url}/feedback", json={"labels": [{"request_id": request_id, "label": False}]}),
+        httpx.post(f"{url}/feedback", json={"labels": []}),
+    ]
+    # Not the service's traffic: a probe of its health, its description, and paths it never had.
+    ignored = [httpx.get(f"{url}/health"), httpx.get(f"{url}/model"), httpx.get(f"{url}/wp-admin"),
+               httpx.post(f"{url}/predict/extra", json={})]
+
+    kept = refusals_of(store_path).iloc[before:]
+    assert answered.status_code == 200
+    assert [r.status_code for r in sent] == [400, 422, 413, 415, 405, 200, 409, 400]
+    assert [r.status_code for r in ignored] == [200, 200, 404, 404]
+    assert list(zip(kept["endpoint"], kept["status"], kept["error_code"])) == [
+        ("/predict", 400, "MALFORMED_REQUEST"),
+        ("/predict", 422, "BAD_REQUEST"),
+        ("/predict", 413, "PAYLOAD_TOO_LARGE"),
+        ("/invocations", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("/invocations", 405, "METHOD_NOT_ALLOWED"),
+        ("/feedback", 409, "LABEL_CONFLICT"),
+        ("/feedback", 400, "BAD_REQUEST"),
+    ]
+    assert (kept["model_name"] == "weather").all() and (kept["model_version"] == 1).all()
+
+
+def test_a_refusal_is_timed_by_the_event_time_it_states_or_else_by_its_arrival(logged_deployment, store_path):
+    url = logged_deployment.url
+    before = len(refusals_of(store_path))
+    started = pd.Timestamp.now(tz="UTC")
+    httpx.post(f"{url}/predict", json={"records": [record(weather="hail")], "event_time": "2013-05-01T08:00:00Z"})
+    httpx.post(f"{url}/predict", json={"records": [record(wind="x")] * 2, "event_times": ["2013-05-02T00:00:00Z", 7]})
+    httpx.post(f"{url}/feedback", json={"labels": [{"label": True}], "label_time": "2013-05-03T00:00:00Z"})
+    httpx.post(f"{url}/predict", json={"records": [GOOD], "event_time": "soon"})  # the time itself is what is wrong
+    httpx.post(f"{url}/invocations", json={"dataframe_records": []})  # MLflow's protocol states no time
+    finished = pd.Timestamp.now(tz="UTC")
+
+    kept = refusals_of(store_path, end="2014-01-01")
+    assert kept["event_time"].iloc[-3:].tolist() == [
+        pd.Timestamp("2013-05-01T08:00", tz="UTC"), pd.Timestamp("2013-05-02", tz="UTC"), pd.Timestamp("2013-05-03", tz="UTC"),
+    ]
+    recent = refusals_of(store_path)
+    recent = recent[recent["arrival_time"] >= started]
+    assert len(recent) == 5
+    arrived = recent[recent["event_time"] == recent["arrival_time"]]
+    assert arrived["endpoint"].tolist() == ["/predict", "/invocations"]
+    assert arrived["event_time"].between(started, finished).all()
+    assert len(refusals_of(store_path)) == before + 5
+
+
+def test_hostile_bodies_are_all_counted_and_never_break_the_service_or_its_store(logged_deployment, store_path, rows, baseline):
+    rng = np.random.default_rng(1)
+    before = len(refusals_of(store_path))
+    refused = 0
+    with fresh_connections(logged_deployment.url) as http:
+        for _ in range(150):
+            path, body = random_request(rng)
+            status = send(http, "POST", path, content=body).status_code
+            assert status < 500, (path, body[:200], status)
+            refused += status >= 400
+        # Bodies a fuzzer of JSON does not write: bytes that are not text, deep nesting, a
+        # time in every entry of a long list, a time past what pandas holds.
+        for body in [b"\xff\xfe\x00garbage", b"[" * 5000 + b"]" * 5000,
+                     orjson.dumps({"records": [record(weather=1)], "event_times": ["2013-01-01"] * 5000}),
+                     orjson.dumps({"records": [record(weather=1)], "event_time": "99999-01-01T00:00:00Z"}),
+                     orjson.dumps({"records": {"a": 1}, "event_times": [{"x": 1}]})]:
+            status = send(http, "POST", "/predict", content=body).status_code
+            assert 400 <= status < 500, (body[:80], status)
+            refused += 1
+
+    assert refused > 100
+    assert len(refusals_of(store_path)) == before + refused
+    with fresh_connections(logged_deployment.url) as http:
+        assert post(http, "/predict", {"records": rows.to_dict(orient="records")}).json()["predictions"] == baseline["predictions"]
+
+
+def test_a_failure_of_the_service_itself_is_kept_as_a_500_with_the_error_body(registry, tmp_path, monkeypatch):
+    from labkit.deployment import service
+
+    def broken(n: int) -> list[str]:
+        raise RuntimeError("a bug")
+
+    # No input makes a real service fail, so a bug is planted in-process to see one answered and kept.
+    monkeypatch.setattr(service, "_request_ids", broken)
+    app = service.create_app(service.ServiceSettings(registry=str(registry.root), name="weather",
+                                                     store=str(tmp_path / "monitor.db")))
+
+    async def call() -> httpx.Response:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:
+                return await http.post("/predict", json={"records": [GOOD], "event_time": "2013-01-01T00:00:00Z"})
+
+    response = asyncio.run(call())
+
+    assert response.status_code == 500
+    assert response.json()["error_code"] == "INTERNAL_ERROR"
+    assert "the service itself failed (RuntimeError)" in response.json()["message"]
+    kept = lk.PredictionStore(tmp_path / "monitor.db").refusals()
+    assert list(zip(kept["endpoint"], kept["status"], kept["error_code"])) == [("/predict", 500, "INTERNAL_ERROR")]
+    assert kept["event_time"].tolist() == [pd.Timestamp("2013-01-01", tz="UTC")]

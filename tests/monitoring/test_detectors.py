@@ -10,7 +10,9 @@ import pytest
 from river.datasets import synth
 
 from labkit.errors import DataError
-from labkit.monitoring.detectors import DETECTORS, compare_detectors, mistakes, run_detector
+from labkit.monitoring.alerts import ALERT_COLUMNS, Rule, evaluate
+from labkit.monitoring.detectors import DETECTORS, Detection, compare_detectors, mistakes, run_detector
+from labkit.store import PredictionStore
 
 DRIFT = 2000
 
@@ -187,3 +189,92 @@ def test_an_empty_store_gives_an_empty_stream_with_no_alarms():
 def test_a_naive_timestamp_is_refused_against_a_zoned_stream(sea_mistakes):
     with pytest.raises(DataError, match=r"time with the stream's time zone \(UTC\); got Timestamp"):
         run_detector(sea_mistakes, "ADWIN", drift_at=pd.Timestamp("2013-03-25"))
+
+
+# Alarms as alerts ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def periodic() -> Detection:
+    """Alarms at rows 499, 999, ..., 2999 of a stream that drifts at row 1200: two false, one detection, three after."""
+    stream = pd.Series(0, index=pd.date_range("2013-01-01", periods=3000, freq="h", tz="UTC"))
+    return run_detector(stream, "Periodic", drift_at=1200, every=500)
+
+
+def test_each_alarm_becomes_an_alert_that_says_false_detection_or_later(periodic):
+    alerts = periodic.to_alerts()
+
+    assert list(alerts.columns) == ALERT_COLUMNS
+    assert alerts["time"].tolist() == periodic.alarms["time"].tolist()
+    assert alerts["value"].tolist() == [499.0, 999.0, 1499.0, 1999.0, 2499.0, 2999.0]
+    assert (alerts["rule"] == "Periodic alarm").all() and (alerts["measure"] == "alarm").all()
+    assert alerts["threshold"].isna().all()
+    assert alerts["message"].tolist()[:4] == [
+        "Periodic raised a false alarm at row 499 (2013-01-21 19:00:00+00:00), 701 rows before the drift began",
+        "Periodic raised a false alarm at row 999 (2013-02-11 15:00:00+00:00), 201 rows before the drift began",
+        "Periodic detected the drift 299 rows (12 days 11:00:00) after it began, at row 1499 (2013-03-04 11:00:00+00:00)",
+        "Periodic raised another alarm at row 1999 (2013-03-25 07:00:00+00:00), 799 rows after the drift began "
+        "(it was detected at row 1499)",
+    ]
+
+
+def test_without_a_known_drift_an_alert_only_says_where_the_detector_fired(sea_mistakes):
+    found = run_detector(sea_mistakes, "DDM")
+
+    alerts = found.to_alerts(rule="DDM on mistakes")
+
+    assert len(alerts) == len(found.alarms) > 0
+    first = found.alarms.iloc[0]
+    assert alerts["message"].iloc[0] == f"DDM raised an alarm at row {first['position']} ({first['time']})"
+    assert (alerts["rule"] == "DDM on mistakes").all()
+
+
+def test_alarm_alerts_round_trip_through_the_store(tmp_path, periodic, sea_mistakes):
+    store = PredictionStore(tmp_path / "monitor.db")
+    alerts = pd.concat([periodic.to_alerts(), run_detector(sea_mistakes, "ADWIN", drift_at=DRIFT).to_alerts()])
+
+    assert store.add_alerts(alerts) == len(alerts) == 7
+    assert store.add_alerts(alerts) == 0  # the same alarms again page no one twice
+    kept = store.alerts(rule="Periodic alarm")
+    pd.testing.assert_frame_equal(kept, periodic.to_alerts(), check_dtype=False)
+    assert str(kept["time"].dt.tz) == "UTC" and kept["threshold"].dtype == float
+    assert store.alerts(rule="ADWIN alarm")["message"].iloc[0].startswith("ADWIN detected the drift ")
+
+
+def test_naive_stream_times_become_utc_alert_times():
+    stream = pd.Series(0, index=pd.date_range("2013-01-01", periods=1000, freq="h"))
+
+    alerts = run_detector(stream, "Periodic", every=400).to_alerts()
+
+    assert alerts["time"].tolist() == [pd.Timestamp("2013-01-17 15:00", tz="UTC"), pd.Timestamp("2013-02-03 07:00", tz="UTC")]
+
+
+def test_a_detection_without_alarms_gives_no_alerts_and_no_windows(tmp_path):
+    stream = pd.Series(0, index=pd.date_range("2013-01-01", periods=200, freq="h", tz="UTC"))
+    found = run_detector(stream, "ADWIN")
+
+    assert found.to_alerts().empty and list(found.to_alerts().columns) == ALERT_COLUMNS
+    assert found.alarm_counts("1D").empty
+    assert evaluate([Rule(name="drift", measure="alarms", above=0)], found.alarm_counts(), time_column="start").empty
+    assert PredictionStore(tmp_path / "monitor.db").add_alerts(found.to_alerts()) == 0
+
+
+def test_a_rule_over_alarm_counts_makes_a_burst_of_alarms_one_stored_alert(tmp_path, sea_mistakes):
+    found = run_detector(sea_mistakes, "Periodic", every=100)  # 40 alarms, 100 hours apart: each week has one or two
+    counts = found.alarm_counts("7D")
+    rule = Rule(name="drift suspected", measure="alarms", above=0, recover_at=0)
+
+    alerts = evaluate([rule], counts, time_column="start")
+
+    assert counts["alarms"].sum() == len(found.alarms) == 40
+    assert (counts["end"] - counts["start"] == pd.Timedelta(days=7)).all()
+    assert len(alerts) == 1 and alerts["time"].iloc[0] == counts["start"].iloc[0]
+    store = PredictionStore(tmp_path / "monitor.db")
+    assert store.add_alerts(alerts) == 1
+    assert store.alerts()["message"].tolist() == ["drift suspected: alarms 2 is above 0"]
+
+
+@pytest.mark.parametrize("window", [7, "a week"])
+def test_alarm_counts_take_a_span_of_time(periodic, window):
+    with pytest.raises(DataError, match=r"expected window to be a pandas offset such as .*; got"):
+        periodic.alarm_counts(window)
