@@ -411,20 +411,26 @@ def test_history_keeps_events_logged_after_a_line_cut_short(two_versions):
 
 def test_rollback_restores_bit_identical_predictions(reg, data):
     X, y = data
+    frame = numeric(make_data(n=200, seed=1)[0])  # fixed rows none of the models saw
     first = RandomForestClassifier(n_estimators=20, random_state=0).fit(numeric(X), y)
     second = RandomForestClassifier(n_estimators=20, max_depth=2, random_state=1).fit(numeric(X), y)
-    reg.register(first, name="forest", X=numeric(X), y=y)
+    v1 = reg.register(first, name="forest", X=numeric(X), y=y)
+    v1_bytes = (v1.directory / "model.skops").read_bytes()
     reg.register(second, name="forest", X=numeric(X), y=y)
     reg.promote("forest", version=1, alias="champion")
     reg.promote("forest", version=2, alias="champion")
-    assert not np.array_equal(
-        reg.load("forest", alias="champion").predict_proba(numeric(X)), first.predict_proba(numeric(X))
-    )
+    serving = reg.load("forest", alias="champion")
+    assert not np.array_equal(serving.predict(frame), first.predict(frame))
+    assert not np.array_equal(serving.predict_proba(frame), first.predict_proba(frame))
 
     reg.rollback("forest", alias="champion")
 
     restored = reg.load("forest", alias="champion")
-    assert np.array_equal(restored.predict_proba(numeric(X)), first.predict_proba(numeric(X)))
+    assert np.array_equal(restored.predict(frame), first.predict(frame))
+    assert np.array_equal(restored.predict_proba(frame), first.predict_proba(frame))
+    champion_file = reg.get("forest", alias="champion").directory / "model.skops"
+    assert sha256_of(champion_file) == v1.sha256 == hashlib.sha256(v1_bytes).hexdigest()
+    assert champion_file.read_bytes() == v1_bytes
 
 
 @pytest.mark.parametrize(
