@@ -8,12 +8,31 @@ On disk, one folder per model name::
                                reference.npz a sample of the training frame, for drift
                                              reports (see :mod:`labkit.reference`)
                                card.md       the model card
-    <root>/<name>/aliases.json               alias -> current version and the ones before
-    <root>/<name>/history.jsonl              one line per event, never rewritten
+    <root>/<name>/aliases.json               alias -> current version, the ones before,
+                                             and the history line of its last move
+    <root>/<name>/history.jsonl              one line per event, only ever appended
 
-A version is written into a hidden temporary folder and renamed into place, and the
-alias file is replaced whole, so a crash never leaves half a version or a broken alias.
 A file lock per name lets several processes register and promote at once.
+
+**What a crash leaves.** Each change takes effect at one atomic rename, its commit: a
+new version is written into a hidden staging folder and renamed to its number; the alias
+file is written to a hidden temporary file and renamed over the old one. A process killed
+at any moment (``kill -9``, the out-of-memory killer) so leaves each version whole or
+absent, and the alias file old or new, never half of either. (Every write is also
+flushed with ``fsync``, so a power cut should leave the same on a disk that honours it;
+the tests kill processes, they do not cut power.) The history line is appended *after*
+the commit, so a crash can come between the two. To make them atomic together, the
+commit carries the line: an alias entry keeps its last move's line (with an ``id``), and
+a version's ``meta.json`` its time and notes. The guarantee:
+
+- :meth:`Registry.history` lists exactly the events that took effect, in order: one
+  killed before its commit did not happen and is not listed; one killed after it is
+  listed, recovered from what the commit carried (a registration recovered this way is
+  timed at its ``created_at``). A line cut short by a crash is skipped.
+- Only the last event can be missing from ``history.jsonl``: every writer, holding the
+  lock, first appends it and removes what killed writers left (temporary alias files, and
+  staging folders whose claim, a lock file held while the folder exists, is free).
+- A kill never leaves the lock held: the operating system releases it with the process.
 
 Loading is safe by default, within limits worth knowing:
 
@@ -44,7 +63,8 @@ import platform
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -72,6 +92,7 @@ __all__ = ["ModelVersion", "Registry"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MODEL_FILE = "model.skops"
 _REFERENCE_FILE = "reference.npz"
+_STAGING = ".staging-"
 
 
 @dataclass(frozen=True)
@@ -290,9 +311,7 @@ class Registry:
         clean_metrics = _check_metrics(metrics or {})
         model_dir = self.root / name
         (model_dir / "versions").mkdir(parents=True, exist_ok=True)
-        staging = model_dir / "versions" / f".staging-{uuid.uuid4().hex}"
-        staging.mkdir()
-        try:
+        with _staging_folder(model_dir / "versions") as staging:
             model_path = staging / _MODEL_FILE
             skops.io.dump(model, model_path)
             needs = check_types(model_path.read_bytes(), trusted=trusted, source=f"the file of model {name!r}")
@@ -316,17 +335,18 @@ class Registry:
                 "environment": _environment(),
             }
             with self._lock(name):
+                self._recover(name)
                 number = (self._numbers(name) or [0])[-1] + 1
                 meta.update(version=number, created_at=self.clock().isoformat())
                 # allow_nan=False: NaN is not JSON, and a reader in another language would choke on it.
                 (staging / "meta.json").write_text(json.dumps(meta, indent=2, allow_nan=False), encoding="utf-8")
                 (staging / "card.md").write_text(model_card(meta), encoding="utf-8")
                 _fsync_tree(staging)
+                # The commit: from here on the version exists, even if its history line never gets written.
                 os.replace(staging, model_dir / "versions" / str(number))
                 fsync_directory(model_dir / "versions")
-                self._log(name, event="register", version=number, alias=None, previous=None, reason=notes)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+                registered = self._event(event="register", version=number, alias=None, previous=None, reason=notes)
+                self._append(name, registered)
         return self._read_version(name, number)
 
     def promote(self, name: str, *, version: int, alias: str, reason: str = "") -> ModelVersion:
@@ -345,6 +365,7 @@ class Registry:
             )
         self._require_model(name)
         with self._lock(name):
+            self._recover(name)
             target = self._read_version(name, version)
             aliases = self._read_aliases(name)
             entry = aliases.get(alias, {"version": None, "previous": []})
@@ -354,8 +375,7 @@ class Registry:
                 entry["previous"].append(entry["version"])
             previous, entry["version"] = entry["version"], version
             aliases[alias] = entry
-            self._write_aliases(name, aliases)
-            self._log(name, event="promote", version=version, alias=alias, previous=previous, reason=reason)
+            self._move(name, aliases, alias, event="promote", previous=previous, reason=reason)
         return target
 
     def rollback(self, name: str, *, alias: str, reason: str = "") -> ModelVersion:
@@ -368,6 +388,7 @@ class Registry:
         """
         self._require_model(name)
         with self._lock(name):
+            self._recover(name)
             aliases = self._read_aliases(name)
             entry = aliases.get(alias)
             if entry is None or not entry["previous"]:
@@ -378,12 +399,15 @@ class Registry:
                 )
             current = entry["version"]
             entry["version"] = entry["previous"].pop()
-            self._write_aliases(name, aliases)
-            self._log(name, event="rollback", version=entry["version"], alias=alias, previous=current, reason=reason)
+            self._move(name, aliases, alias, event="rollback", previous=current, reason=reason)
         return self._read_version(name, entry["version"])
 
     def history(self, name: str) -> pd.DataFrame:
         """The audit log of ``name``: every registration, promotion and rollback, oldest first.
+
+        Exactly the events that took effect, even if a crash kept the last one's line out of
+        ``history.jsonl`` (see the module's docstring); a reader never writes, so such a line
+        is shown here at once and appended by the next writer.
 
         Returns
         -------
@@ -391,14 +415,12 @@ class Registry:
             Columns ``time``, ``event``, ``version``, ``alias``, ``previous`` and ``reason``.
         """
         self._require_model(name)
-        path = self.root / name / "history.jsonl"
-        rows = []
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a crash mid-append is not an event
+        # Commits first, then the log: a writer appends each event's line before it commits
+        # the next, so the log read afterwards lacks at most the newest commit read here.
+        # The other way round, a reader racing a writer could show an event but not the one before.
+        aliases, numbers = self._read_aliases(name), self._numbers(name)
+        rows = self._read_history(name)
+        rows += self._unlogged(name, rows, aliases=aliases, numbers=numbers)
         columns = ["time", "event", "version", "alias", "previous", "reason"]
         frame = pd.DataFrame(rows, columns=columns)
         frame["version"] = frame["version"].astype("Int64")
@@ -513,9 +535,71 @@ class Registry:
     def _write_aliases(self, name: str, aliases: Mapping[str, Any]) -> None:
         write_atomic(self.root / name / "aliases.json", json.dumps(aliases, indent=2).encode())
 
-    def _log(self, name: str, **event: Any) -> None:
-        record = {"time": self.clock().isoformat(), **event}
-        append_line(self.root / name / "history.jsonl", json.dumps(record))
+    def _move(
+        self, name: str, aliases: dict[str, dict[str, Any]], alias: str, *, event: str, previous: int | None, reason: str
+    ) -> None:
+        """Commit the alias file with the move's history line inside it, then append the line."""
+        entry = aliases[alias]
+        entry["event"] = self._event(
+            event=event, version=entry["version"], alias=alias, previous=previous, reason=reason, id=uuid.uuid4().hex
+        )
+        self._write_aliases(name, aliases)
+        self._append(name, entry["event"])
+
+    def _event(self, **event: Any) -> dict[str, Any]:
+        return {"time": self.clock().isoformat(), **event}
+
+    def _append(self, name: str, event: Mapping[str, Any]) -> None:
+        append_line(self.root / name / "history.jsonl", json.dumps(event))
+
+    def _read_history(self, name: str) -> list[dict[str, Any]]:
+        path = self.root / name / "history.jsonl"
+        rows = []
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a crash mid-append is not an event
+        return rows
+
+    def _unlogged(
+        self, name: str, logged: list[dict[str, Any]], *, aliases: Mapping[str, Any], numbers: list[int]
+    ) -> list[dict[str, Any]]:
+        """The events committed without their history line: a crash came between the two."""
+        registered = {row.get("version") for row in logged if row.get("event") == "register"}
+        moves = {row.get("id") for row in logged if "id" in row}
+        missing = []
+        for number in numbers:
+            if number not in registered:
+                meta = self._read_version(name, number).meta
+                missing.append(
+                    {
+                        "time": meta["created_at"],
+                        "event": "register",
+                        "version": number,
+                        "alias": None,
+                        "previous": None,
+                        "reason": meta["notes"],
+                    }
+                )
+        # Entries written before labkit kept the last move in the alias file have none.
+        missing += [e["event"] for e in aliases.values() if "event" in e and e["event"]["id"] not in moves]
+        return missing
+
+    def _recover(self, name: str) -> None:
+        """Finish what a killed writer left: append its event's line, remove its files.
+
+        Called by every writer, holding the lock, so whatever a writer leaves is cleared
+        before the next change: at most one event is ever missing from the log.
+        """
+        aliases, numbers = self._read_aliases(name), self._numbers(name)
+        for event in self._unlogged(name, self._read_history(name), aliases=aliases, numbers=numbers):
+            self._append(name, event)
+        # Alias files are only written under the lock, so a temporary one found now is a killed writer's.
+        for temporary in (self.root / name).glob(".aliases.json.*.tmp"):
+            temporary.unlink(missing_ok=True)
+        _remove_abandoned_staging(self.root / name / "versions")
 
     def _lock(self, name: str) -> filelock.BaseFileLock:
         (self.root / name).mkdir(parents=True, exist_ok=True)
@@ -566,6 +650,42 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextmanager
+def _staging_folder(parent: Path) -> Iterator[Path]:
+    """A new hidden folder in ``parent``, removed on exit unless renamed away.
+
+    Versions are staged outside the lock (saving a big model takes time a rollback should
+    not wait for), so another writer cannot tell a live staging folder from one a killed
+    process left. The claim tells it: a lock file next to the folder, held while the folder
+    exists, and released by the operating system when its process dies.
+    """
+    staging = parent / f"{_STAGING}{uuid.uuid4().hex}"
+    claim = parent / f"{staging.name}.lock"
+    try:
+        with filelock.FileLock(claim):
+            staging.mkdir()
+            try:
+                yield staging
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        claim.unlink(missing_ok=True)
+
+
+def _remove_abandoned_staging(parent: Path) -> None:
+    """Remove the staging folders (and claims) in ``parent`` whose process died."""
+    if not parent.is_dir():
+        return
+    for staging in {path.name.removesuffix(".lock") for path in parent.glob(f"{_STAGING}*")}:
+        claim = parent / f"{staging}.lock"
+        try:
+            with filelock.FileLock(claim, timeout=0):
+                shutil.rmtree(parent / staging, ignore_errors=True)
+        except filelock.Timeout:
+            continue  # its writer is alive and still staging
+        claim.unlink(missing_ok=True)
 
 
 def _fsync_tree(folder: Path) -> None:

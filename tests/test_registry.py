@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import textwrap
@@ -28,6 +29,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
 import labkit._files
+import labkit.registry
 from labkit.card import model_card
 from labkit.clock import SimulatedClock
 from labkit.errors import (
@@ -409,20 +411,26 @@ def test_history_keeps_events_logged_after_a_line_cut_short(two_versions):
 
 def test_rollback_restores_bit_identical_predictions(reg, data):
     X, y = data
+    frame = numeric(make_data(n=200, seed=1)[0])  # fixed rows none of the models saw
     first = RandomForestClassifier(n_estimators=20, random_state=0).fit(numeric(X), y)
     second = RandomForestClassifier(n_estimators=20, max_depth=2, random_state=1).fit(numeric(X), y)
-    reg.register(first, name="forest", X=numeric(X), y=y)
+    v1 = reg.register(first, name="forest", X=numeric(X), y=y)
+    v1_bytes = (v1.directory / "model.skops").read_bytes()
     reg.register(second, name="forest", X=numeric(X), y=y)
     reg.promote("forest", version=1, alias="champion")
     reg.promote("forest", version=2, alias="champion")
-    assert not np.array_equal(
-        reg.load("forest", alias="champion").predict_proba(numeric(X)), first.predict_proba(numeric(X))
-    )
+    serving = reg.load("forest", alias="champion")
+    assert not np.array_equal(serving.predict(frame), first.predict(frame))
+    assert not np.array_equal(serving.predict_proba(frame), first.predict_proba(frame))
 
     reg.rollback("forest", alias="champion")
 
     restored = reg.load("forest", alias="champion")
-    assert np.array_equal(restored.predict_proba(numeric(X)), first.predict_proba(numeric(X)))
+    assert np.array_equal(restored.predict(frame), first.predict(frame))
+    assert np.array_equal(restored.predict_proba(frame), first.predict_proba(frame))
+    champion_file = reg.get("forest", alias="champion").directory / "model.skops"
+    assert sha256_of(champion_file) == v1.sha256 == hashlib.sha256(v1_bytes).hexdigest()
+    assert champion_file.read_bytes() == v1_bytes
 
 
 @pytest.mark.parametrize(
@@ -694,6 +702,336 @@ def test_failed_promotion_keeps_the_aliases(two_versions, monkeypatch):
     assert reg.aliases("weather") == {"champion": 1}
     assert leftovers(reg.root) == []
     assert reg.history("weather")["event"].tolist() == ["register", "register", "promote"]
+
+
+# crashes ------------------------------------------------------------------------------
+
+# The attacker's target: workers that register, promote and roll back on a real registry
+# until they are killed. The script runs in a fresh interpreter (started with subprocess,
+# never a fork of pytest) that imports once, then forks one worker per round, so thirty
+# kills do not cost thirty imports of sklearn. Each worker writes what it is about to do,
+# and what it did, to a journal, so the test knows which move was in flight at the kill.
+_KILL_SCRIPT = """
+import itertools, json, os, random, signal, sys
+from pathlib import Path
+import numpy as np, pandas as pd
+import skops.io
+from sklearn.linear_model import LogisticRegression
+import labkit.registry
+from labkit.registry import Registry
+
+rng = np.random.default_rng(0)
+X = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+y = X["a"] + rng.normal(size=60) > 0
+MODELS = [LogisticRegression(C=c).fit(X, y) for c in (0.01, 0.1, 1.0, 10.0)]
+
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def plant(point):
+    # Kill this worker at one chosen step of the next operation.
+    when = point.split(":")[1]
+    replace, dump = os.replace, skops.io.dump
+    if when == "staging":
+        def dump_then_die(model, file, *args, **kwargs):
+            dump(model, file, *args, **kwargs)
+            die()
+        skops.io.dump = dump_then_die
+    elif when in ("before-commit", "after-commit"):
+        def replace_around_death(source, destination, *args, **kwargs):
+            destination = Path(destination)
+            committing = destination.name == "aliases.json" or destination.name.isdigit()
+            if committing and when == "before-commit":
+                die()
+            replace(source, destination, *args, **kwargs)
+            if committing:
+                die()
+        os.replace = replace_around_death
+    elif when == "mid-append":
+        def half_then_die(path, line):
+            with open(path, "ab") as file:
+                file.write(line.encode()[: len(line) // 2])
+            die()
+        labkit.registry.append_line = half_then_die
+
+
+def operate(reg, name, kind, rng, step):
+    # One move, and the history row it must leave: (event, version, alias, previous).
+    path = reg.root / name / "aliases.json"
+    aliases = json.loads(path.read_text()) if path.exists() else {}
+    latest = reg.get(name).version
+    movable = [alias for alias, entry in aliases.items() if entry["previous"]]
+    if kind == "rollback" and movable:
+        alias = rng.choice(movable)
+        entry = aliases[alias]
+        expected = ["rollback", entry["previous"][-1], alias, entry["version"]]
+        return expected, lambda: reg.rollback(name, alias=alias, reason=f"step {step}")
+    if kind == "register":
+        model = MODELS[step % len(MODELS)]
+        expected = ["register", latest + 1, None, None]
+        return expected, lambda: reg.register(model, name=name, X=X, y=y, notes=f"step {step}")
+    alias = rng.choice(["champion", "champion", "challenger"])
+    current = aliases.get(alias, {}).get("version")
+    version = rng.choice([n for n in range(1, latest + 1) if n != current])
+    expected = ["promote", version, alias, current]
+    return expected, lambda: reg.promote(name, version=version, alias=alias, reason=f"step {step}")
+
+
+def work(root, name, journal, seed, point):
+    reg = Registry(root)
+    rng = random.Random(seed)
+    if point:
+        plant(point)
+    with open(journal, "a") as log:
+        for step in itertools.count():
+            if point and step:
+                return
+            kind = point.split(":")[0] if point else rng.choices(["register", "promote", "rollback"], [3, 4, 3])[0]
+            expected, move = operate(reg, name, kind, rng, step)
+            log.write(json.dumps({"start": expected}) + "\\n")
+            log.flush()
+            move()
+            log.write(json.dumps({"done": expected}) + "\\n")
+            log.flush()
+
+
+for line in sys.stdin:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            work(**json.loads(line))
+            code = 3  # the planted kill never came
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+            code = 4
+        os._exit(code)
+    print(pid, flush=True)
+    _, status = os.waitpid(pid, 0)
+    print(status, flush=True)
+"""
+
+
+class Killer:
+    """Drives the worker process: starts a round, kills it, waits until it is gone."""
+
+    def __init__(self, script: Path) -> None:
+        environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environment
+        )
+
+    def start(self, root: Path, journal: Path, *, seed: int = 0, point: str = "") -> int:
+        command = {"root": str(root), "name": "weather", "journal": str(journal), "seed": seed, "point": point}
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        return int(self.process.stdout.readline())
+
+    def wait(self) -> int:
+        """How the round's worker ended: the raw status from os.waitpid."""
+        return int(self.process.stdout.readline())
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def killer(tmp_path_factory):
+    if not hasattr(os, "fork"):
+        pytest.skip("SIGKILL and fork are POSIX only")
+    script = tmp_path_factory.mktemp("killer") / "worker.py"
+    script.write_text(_KILL_SCRIPT, encoding="utf-8")
+    driver = Killer(script)
+    yield driver
+    driver.close()
+
+
+def small_data() -> tuple[pd.DataFrame, pd.Series]:
+    """The worker's training frame, rebuilt the same way."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+    return X, X["a"] + rng.normal(size=60) > 0
+
+
+def history_rows(reg: Registry, name: str = "weather") -> list[list]:
+    """The history as (event, version, alias, previous) rows, with None for missing values."""
+    frame = reg.history(name)[["event", "version", "alias", "previous"]].astype(object)
+    return [[None if pd.isna(value) else value for value in row] for row in frame.itertuples(index=False)]
+
+
+def logged_rows(reg: Registry, name: str = "weather") -> list[dict]:
+    """What history.jsonl itself holds, skipping a line cut short."""
+    rows = []
+    for line in (reg.root / name / "history.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def assert_consistent(reg: Registry, X: pd.DataFrame, name: str = "weather") -> None:
+    """Every invariant a crash must keep, checked from the outside."""
+    aliases_file = json.loads((reg.root / name / "aliases.json").read_text(encoding="utf-8"))
+    numbers = [v.version for v in reg.versions(name)]
+    assert numbers == list(range(1, len(numbers) + 1))
+    for number in numbers:
+        folder = reg.root / name / "versions" / str(number)
+        assert sorted(p.name for p in folder.iterdir()) == ["card.md", "meta.json", "model.skops", "reference.npz"]
+    for alias in aliases_file:
+        reg.verify(name, alias=alias)
+    assert reg.load(name, alias="champion").predict(X).shape == (len(X),)
+
+    # Replaying the history's moves must give the alias file, stacks included: a move
+    # that took effect without its row, or a row without its move, would show here.
+    rows = history_rows(reg, name)
+    assert [version for event, version, _, _ in rows if event == "register"] == numbers
+    replayed: dict[str, dict] = {}
+    for event, version, alias, previous in rows:
+        if event == "register":
+            continue
+        entry = replayed.setdefault(alias, {"version": None, "previous": []})
+        assert previous == entry["version"], rows
+        if event == "promote":
+            if entry["version"] is not None:
+                entry["previous"].append(entry["version"])
+        else:
+            assert entry["previous"].pop() == version, rows
+        entry["version"] = version
+    assert {alias: (e["version"], e["previous"]) for alias, e in aliases_file.items()} == {
+        alias: (e["version"], e["previous"]) for alias, e in replayed.items()
+    }
+
+
+def journal_round(journal: Path) -> tuple[list[list], list | None]:
+    """The moves a worker finished, and the one it had started when it was killed."""
+    done, started = [], None
+    lines = journal.read_text(encoding="utf-8").splitlines() if journal.exists() else []  # killed before a move
+    for line in lines:
+        record = json.loads(line)
+        if "start" in record:
+            started = record["start"]
+        else:
+            done.append(record["done"])
+            started = None
+    return done, started
+
+
+def set_up_weather(root: Path) -> tuple[Registry, pd.DataFrame]:
+    """'weather' versions 1 and 2, champion moved 1 -> 2, so a rollback is possible."""
+    X, y = small_data()
+    reg = Registry(root)
+    reg.register(LogisticRegression(C=0.01).fit(X, y), name="weather", X=X, y=y, notes="first")
+    reg.register(LogisticRegression(C=1.0).fit(X, y), name="weather", X=X, y=y, notes="second")
+    reg.promote("weather", version=1, alias="champion")
+    reg.promote("weather", version=2, alias="champion")
+    return reg, X
+
+
+KILLS = 30
+
+
+def test_registry_survives_sigkill_at_random_moments(killer, tmp_path):
+    reg, X = set_up_weather(tmp_path / "registry")
+    rng = np.random.default_rng(8)
+    rows = history_rows(reg)
+    mid_move = 0
+    for kill in range(KILLS):
+        journal = tmp_path / f"journal-{kill}"
+        pid = killer.start(reg.root, journal, seed=kill)
+        time.sleep(rng.uniform(0.0, 0.25))
+        os.kill(pid, signal.SIGKILL)
+        status = killer.wait()
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, f"kill {kill}: worker ended {status}"
+
+        assert_consistent(reg, X)
+        now = history_rows(reg)
+        assert now[: len(rows)] == rows, f"kill {kill}: the history changed what it showed before"
+        done, in_flight = journal_round(journal)
+        # Every move the worker finished is there, in order; the one in flight is there
+        # only if it took effect, which the replay in assert_consistent has checked.
+        assert now[len(rows) :] in (done, done + [in_flight]), f"kill {kill}"
+        rows = now
+        mid_move += in_flight is not None
+    assert mid_move >= KILLS // 2, "most kills should land in the middle of a move, or this tests little"
+
+    # A normal writer afterwards is not blocked, and clears what the kills left.
+    champion = reg.aliases("weather")["champion"]
+    X_new, y_new = small_data()
+    version = reg.register(LogisticRegression(C=0.5).fit(X_new, y_new), name="weather", X=X_new, y=y_new).version
+    reg.promote("weather", version=version, alias="champion")
+
+    assert leftovers(reg.root) == []
+    assert_consistent(reg, X)
+    expected = rows + [["register", version, None, None], ["promote", version, "champion", champion]]
+    assert history_rows(reg) == expected
+    assert [[r["event"], r["version"], r["alias"], r["previous"]] for r in logged_rows(reg)] == expected
+
+
+# Where a kill hurts most, and what it leaves: whether the move took effect, and the
+# hidden file or folder a killed writer leaves for the next writer to remove.
+WORST_POINTS = {
+    "register:staging": (False, ".staging-"),  # the model file staged, the rest not yet
+    "register:before-commit": (False, ".staging-"),  # staged, under the lock, not yet renamed
+    "register:after-commit": (True, None),  # renamed into place, no history line
+    "register:mid-append": (True, None),  # half a history line
+    "promote:before-commit": (False, ".aliases.json."),  # the new alias file written, not renamed
+    "promote:after-commit": (True, None),
+    "promote:mid-append": (True, None),
+    "rollback:after-commit": (True, None),
+    "rollback:mid-append": (True, None),
+}
+
+
+@pytest.mark.parametrize("point", list(WORST_POINTS))
+def test_registry_survives_sigkill_at_the_worst_points(killer, tmp_path, point):
+    took_effect, left = WORST_POINTS[point]
+    reg, X = set_up_weather(tmp_path / "registry")
+    before, aliases = history_rows(reg), reg.aliases("weather")
+    journal = tmp_path / "journal"
+
+    killer.start(reg.root, journal, point=point)
+    status = killer.wait()
+
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, f"worker ended {status}, not killed"
+    assert_consistent(reg, X)
+    done, in_flight = journal_round(journal)
+    assert done == [] and in_flight is not None
+    assert history_rows(reg) == before + ([in_flight] if took_effect else [])
+    if took_effect:
+        assert len(logged_rows(reg)) == len(before), "the kill came before the line was written"
+    else:
+        assert reg.aliases("weather") == aliases
+        assert [p.name for p in reg.root.rglob(f"{left}*")], f"a kill at {point} should leave {left}*"
+
+    reg.promote("weather", version=1, alias="challenger")
+
+    assert leftovers(reg.root) == []
+    assert_consistent(reg, X)
+    expected = before + ([in_flight] if took_effect else []) + [["promote", 1, "challenger", None]]
+    assert history_rows(reg) == expected
+    assert [[r["event"], r["version"], r["alias"], r["previous"]] for r in logged_rows(reg)] == expected
+    X_new, y_new = small_data()
+    latest = len(reg.versions("weather"))
+    assert reg.register(LogisticRegression().fit(X_new, y_new), name="weather", X=X_new, y=y_new).version == latest + 1
+
+
+def test_a_live_staging_folder_is_never_removed(two_versions, data):
+    reg = two_versions
+    with labkit.registry._staging_folder(reg.root / "weather" / "versions") as staging:
+        (staging / "model.skops").write_bytes(b"being written")
+
+        reg.promote("weather", version=1, alias="champion")  # a writer clears what killed writers left
+
+        assert (staging / "model.skops").read_bytes() == b"being written"
+    assert leftovers(reg.root) == []
 
 
 # concurrency --------------------------------------------------------------------------
