@@ -145,6 +145,12 @@ class ModelVersion:
         return read_reference(data, description)
 
     @property
+    def lineage(self) -> dict[str, Any] | None:
+        """Where a retrained version came from (see :func:`labkit.maintenance.retrain`); ``None`` if not recorded."""
+        lineage = self.meta.get("lineage")
+        return dict(lineage) if lineage is not None else None
+
+    @property
     def card(self) -> str:
         """The model card, in Markdown."""
         return (self.directory / "card.md").read_text(encoding="utf-8")
@@ -234,6 +240,7 @@ class Registry:
         metrics: Mapping[str, float] | None = None,
         notes: str = "",
         trusted: Iterable[str] = (),
+        lineage: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
         """Store a fitted model as a new, immutable version.
 
@@ -256,6 +263,10 @@ class Registry:
             Exact type names the model may contain beyond the trust list (see the module's
             docstring), such as your own transformer's ``"mymodule.MyClass"``. Recorded in
             the version's card; pass the same names to every :meth:`load`.
+        lineage
+            Where the version came from, as :func:`labkit.maintenance.retrain` records it:
+            the parent version, the data window, the rows used and what triggered it.
+            Kept in ``meta.json`` (JSON values only) and shown in the card.
 
         Returns
         -------
@@ -288,6 +299,8 @@ class Registry:
                 f"got {list(schema.names)!r}; fix: pass the same training frame as to fit"
             )
         clean_metrics = _check_metrics(metrics or {})
+        if lineage is not None:
+            _check_lineage(lineage)
         model_dir = self.root / name
         (model_dir / "versions").mkdir(parents=True, exist_ok=True)
         staging = model_dir / "versions" / f".staging-{uuid.uuid4().hex}"
@@ -315,6 +328,8 @@ class Registry:
                 "trusted": needs,
                 "environment": _environment(),
             }
+            if lineage is not None:
+                meta["lineage"] = dict(lineage)
             with self._lock(name):
                 number = (self._numbers(name) or [0])[-1] + 1
                 meta.update(version=number, created_at=self.clock().isoformat())
@@ -541,6 +556,16 @@ def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
             )
         clean[str(key)] = float(value)
     return clean
+
+
+def _check_lineage(lineage: Mapping[str, Any]) -> None:
+    try:
+        json.dumps(dict(lineage), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise RegistryError(
+            f"expected lineage to hold only JSON values (text, numbers, lists, dicts); got {lineage!r} ({error}); "
+            "fix: write times as ISO 8601 text and numbers as finite floats"
+        ) from None
 
 
 def _checked_read(path: Path, sha256: str, *, what: str) -> bytes:
