@@ -284,14 +284,17 @@ def _require_unseen(version: ModelVersion, role: str, start: pd.Timestamp, end: 
     overlap_end = min(end, seen_end)
     if overlap_start >= overlap_end:
         return
+    but = ""
     if lineage.get("holdout"):
         held_start, held_end = (as_time(t, what="holdout") for t in lineage["holdout"])
         if held_start <= overlap_start and overlap_end <= held_end:
             return
+        but = f", all but those of {_day(held_start)} to {_day(held_end)} (its holdout)"
+    learned_from = f"{_day(seen_start)} to {_day(seen_end)}" if seen_start is not None else f"before {_day(seen_end)}"
     raise DataError(
         f"expected a window the {role} (version {version.version}) did not learn from; got {_day(start)} to "
-        f"{_day(end)}, and it learned from events of {_day(overlap_start)} to {_day(overlap_end)}; fix: compare on "
-        "the retrain's holdout (the same duration as its holdout=), or on data that came after it"
+        f"{_day(end)}, and it learned from events of {learned_from}{but}; fix: compare on the retrain's holdout "
+        "(the same duration as its holdout=), or on data that came after it"
     )
 
 
