@@ -471,14 +471,20 @@ class DriftPolicy(_Policy):
         reference = self.reference
         if isinstance(reference, str):
             reference = self.registry.get(self.name, alias=reference)
+        # A window's drift depends only on its rows and the reference, so a window judged at
+        # an earlier decision is not judged again: a memo, never a change to any answer.
+        memo = self.__dict__.setdefault("_memo", {})
+        against = (reference.name, reference.version) if isinstance(reference, ModelVersion) else id(reference)
         rows = []
         if not frame.empty:
             for part in windows(frame, self.window, time_column="event_time"):
                 if len(part.rows) < self.min_window_rows:
                     rows.append((part.start, np.nan, np.nan, len(part.rows)))
                     continue
-                report = drift_report(reference, part.rows, columns=self.columns, method=self.method)
-                shared = report.share_drifted
+                key = (against, self.window, tuple(self.columns or ()), self.method, tuple(part.rows["request_id"]))
+                if key not in memo:
+                    memo[key] = drift_report(reference, part.rows, columns=self.columns, method=self.method).share_drifted
+                shared = memo[key]
                 rows.append((part.start, shared, float(shared >= self.share), len(part.rows)))
         table = pd.DataFrame(rows, columns=["time", "drift_share", "dataset_drift", "rows"])
         if rule.measure not in table.columns[1:3]:

@@ -211,3 +211,14 @@ def test_constructors_only_store(wind_registry):
 
 def test_lk_maintenance_is_reachable():
     assert lk.maintenance.PerformancePolicy is PerformancePolicy
+
+
+def test_drift_policy_remembers_judged_windows_without_changing_answers(log, wind_registry, store):
+    _drifting(log, store)
+    settings = {"registry": wind_registry, "name": "wind", "reference": "champion", "window": "30D", "min_new_labels": 10}
+    policy = DriftPolicy(**settings)
+
+    answers = [policy.decide(store, now) for now in ("2013-02-15", "2013-04-02", "2013-04-02")]
+
+    assert answers == [DriftPolicy(**settings).decide(store, now) for now in ("2013-02-15", "2013-04-02", "2013-04-02")]
+    assert [a.retrain for a in answers] == [False, True, True]
