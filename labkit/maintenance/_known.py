@@ -16,7 +16,7 @@ from labkit.errors import DataError
 from labkit.registry import ModelVersion, Registry
 from labkit.store import PredictionStore
 
-__all__ = ["as_span", "as_time", "known_at", "retrains"]
+__all__ = ["as_span", "as_time", "day", "known_at", "retrains", "span_words"]
 
 
 def as_time(value: Any, *, what: str) -> pd.Timestamp:
@@ -83,3 +83,14 @@ def retrains(registry: Registry, name: str, now: pd.Timestamp) -> list[ModelVers
         if lineage and lineage.get("trained_at") and as_time(lineage["trained_at"], what="trained_at") <= now:
             found.append(version)
     return sorted(found, key=lambda v: (as_time(v.lineage["trained_at"], what="trained_at"), v.version))
+
+
+def day(stamp: pd.Timestamp) -> str:
+    """A date for a sentence, with the time of day only when there is one."""
+    return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.strftime("%Y-%m-%d %H:%M")
+
+
+def span_words(span: pd.Timedelta) -> str:
+    """A duration for a sentence: "30 days", or "36 hours" when it is not whole days."""
+    days = span / pd.Timedelta(days=1)
+    return f"{days:g} days" if days == int(days) else f"{span / pd.Timedelta(hours=1):g} hours"

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from labkit.errors import DataError
-from labkit.maintenance._known import as_span, as_time, known_at
+from labkit.maintenance._known import as_span, as_time, day, known_at
 from labkit.monitoring._frames import is_labelled, known_labels
 from labkit.registry import ModelVersion, Registry
 from labkit.store import PredictionStore
@@ -112,7 +112,7 @@ class Comparison:
         else:
             verdict = "The interval includes 0: on these rows the difference may be noise."
         return (
-            f"On {self.n_rows} labelled rows from {_day(self.start)} to {_day(self.end)}, the challenger "
+            f"On {self.n_rows} labelled rows from {day(self.start)} to {day(self.end)}, the challenger "
             f"(version {self.challenger}) has {self.metric} {self.challenger_value:.3f} and the champion (version "
             f"{self.champion}) {self.champion_value:.3f}{direction}: a gain of {self.gain:+.3f}, with a "
             f"{self.confidence:.0%} paired bootstrap interval from {low:+.3f} to {high:+.3f}. {verdict}"
@@ -228,8 +228,8 @@ def compare(
         rows = rows[is_labelled(rows["label"])].reset_index(drop=True)
     if rows.empty:
         raise DataError(
-            f"expected labelled rows of model {model or name!r} with events from {_day(start)} to {_day(end)} and "
-            f"labels known by {_day(now)}; got none; fix: widen the window, or compare later, once labels are back"
+            f"expected labelled rows of model {model or name!r} with events from {day(start)} to {day(end)} and "
+            f"labels known by {day(now)}; got none; fix: widen the window, or compare later, once labels are back"
         )
     truth = known_labels(rows["label"]).to_numpy()
     outputs = {}
@@ -265,7 +265,7 @@ def _window(now: pd.Timestamp, window: Any) -> tuple[pd.Timestamp, pd.Timestamp]
         start, end = as_time(window[0], what="window start"), as_time(window[1], what="window end")
         if end <= start or start >= now:
             raise DataError(
-                f"expected a window that starts before it ends and before now ({_day(now)}); got {window!r}; "
+                f"expected a window that starts before it ends and before now ({day(now)}); got {window!r}; "
                 "fix: pass (start, end) in that order, with start before now"
             )
         return start, min(end, now)
@@ -289,11 +289,11 @@ def _require_unseen(version: ModelVersion, role: str, start: pd.Timestamp, end: 
         held_start, held_end = (as_time(t, what="holdout") for t in lineage["holdout"])
         if held_start <= overlap_start and overlap_end <= held_end:
             return
-        but = f", all but those of {_day(held_start)} to {_day(held_end)} (its holdout)"
-    learned_from = f"{_day(seen_start)} to {_day(seen_end)}" if seen_start is not None else f"before {_day(seen_end)}"
+        but = f", all but those of {day(held_start)} to {day(held_end)} (its holdout)"
+    learned_from = f"{day(seen_start)} to {day(seen_end)}" if seen_start is not None else f"before {day(seen_end)}"
     raise DataError(
-        f"expected a window the {role} (version {version.version}) did not learn from; got {_day(start)} to "
-        f"{_day(end)}, and it learned from events of {learned_from}{but}; fix: compare on the retrain's holdout "
+        f"expected a window the {role} (version {version.version}) did not learn from; got {day(start)} to "
+        f"{day(end)}, and it learned from events of {learned_from}{but}; fix: compare on the retrain's holdout "
         "(the same duration as its holdout=), or on data that came after it"
     )
 
@@ -343,7 +343,3 @@ def _output(fitted: Any, X: pd.DataFrame, metric: str, positive: object) -> np.n
             )
         return fitted.predict_proba(X)[:, classes.index(positive)]
     return np.asarray(fitted.predict(X))
-
-
-def _day(stamp: pd.Timestamp) -> str:
-    return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.strftime("%Y-%m-%d %H:%M")

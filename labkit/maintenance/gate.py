@@ -385,4 +385,3 @@ def _noise(comparison: Comparison, gate: MetricThreshold) -> list[str]:
         f"goes down to {low:+.3g}, so the gain of {comparison.gain:+.3g} may be noise; the gate needs that lower "
         f"end above 0{also}."
     ]
-

@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from labkit.errors import DataError
-from labkit.maintenance._known import as_span, as_time, known_at, retrains
+from labkit.maintenance._known import as_span, as_time, day, known_at, retrains, span_words
 from labkit.monitoring._frames import is_labelled, windows
 from labkit.monitoring.alerts import Rule, evaluate
 from labkit.monitoring.drift import DRIFT_SHARE, drift_report
@@ -192,19 +192,19 @@ class _Policy:
             when = as_time(done[-1].lineage["trained_at"], what="trained_at")
             return Decision(
                 retrain=False, **decision,
-                reason=f"no retrain: {seen}; version {done[-1].version} was already retrained for it on {_day(when)}",
+                reason=f"no retrain: {seen}; version {done[-1].version} was already retrained for it on {day(when)}",
             )
         labelled = frame[is_labelled(frame["label"])] if not frame.empty else frame
         if last is not None and not labelled.empty:
             labelled = labelled[labelled["label_time"] > last]
         new = len(labelled)
         decision["new_labels"] = new
-        since = f"the last retrain on {_day(last)}" if last is not None else "the start"
+        since = f"the last retrain on {day(last)}" if last is not None else "the start"
         if last is not None and now - last < cooldown:
             return Decision(
                 retrain=False, **decision,
-                reason=f"no retrain: {seen}; but the last retrain was on {_day(last)}, less than the cooldown of "
-                f"{_span(cooldown)} ago (the next can be on {_day(last + cooldown)})",
+                reason=f"no retrain: {seen}; but the last retrain was on {day(last)}, less than the cooldown of "
+                f"{span_words(cooldown)} ago (the next can be on {day(last + cooldown)})",
             )
         if new < self.min_new_labels:
             return Decision(
@@ -279,7 +279,7 @@ class SchedulePolicy(_Policy):
         self.start = start
 
     def _label(self) -> str:
-        return f"every {_span(as_span(self.every, what='every'))}"
+        return f"every {span_words(as_span(self.every, what='every'))}"
 
     def _describe(self) -> str:
         return f"every={self.every!r}, start={self.start!r}, {super()._describe()}"
@@ -296,8 +296,8 @@ class SchedulePolicy(_Policy):
             return None, "nothing is logged yet, so the schedule has not started", None
         due = anchor + every
         if now < due:
-            return None, f"the next scheduled retrain is due on {_day(due)}", None
-        return f"schedule due on {due.isoformat()}", f"the schedule (every {_span(every)}) fell due on {_day(due)}", None
+            return None, f"the next scheduled retrain is due on {day(due)}", None
+        return f"schedule due on {due.isoformat()}", f"the schedule (every {span_words(every)}) fell due on {day(due)}", None
 
 
 class PerformancePolicy(_Policy):
@@ -380,7 +380,7 @@ class PerformancePolicy(_Policy):
             return None, (f"no open incident of {self.rule.name!r} in {judged} windows of {self.window} "
                           f"with at least {self.min_window_rows} labels"), table
         return (f"{self.rule.name} since {alert['time'].isoformat()}",
-                f"{alert['message']} in the window from {_day(alert['time'])}", table)
+                f"{alert['message']} in the window from {day(alert['time'])}", table)
 
 
 class DriftPolicy(_Policy):
@@ -500,18 +500,18 @@ class DriftPolicy(_Policy):
             return None, f"no open incident of {rule.name!r} in {judged} windows of {self.window}", table
         share = table.loc[table["time"] == alert["time"], "drift_share"].iloc[0]
         return (f"{rule.name} since {alert['time'].isoformat()}",
-                f"{alert['message']} in the window from {_day(alert['time'])} "
+                f"{alert['message']} in the window from {day(alert['time'])} "
                 f"({share:.0%} of the columns drifted)", table)
 
 
 def _latest_alert(store: PredictionStore, rule: str, now: pd.Timestamp, last: pd.Timestamp | None):
     alerts = store.alerts(last, now, rule=rule)
     if alerts.empty:
-        since = f"since the last retrain on {_day(last)}" if last is not None else "so far"
+        since = f"since the last retrain on {day(last)}" if last is not None else "so far"
         return None, f"no alert {rule!r} in the store {since}", alerts
     latest = alerts.iloc[-1]
     return (f"{rule} at {latest['time'].isoformat()}",
-            f"the store holds the alert {latest['message']!r} from {_day(latest['time'])}", alerts)
+            f"the store holds the alert {latest['message']!r} from {day(latest['time'])}", alerts)
 
 
 def _check_rule(rule: object) -> None:
@@ -537,13 +537,3 @@ def _open_incident(rule: Rule, table: pd.DataFrame) -> pd.Series | None:
     recover = rule.recover_at if rule.recover_at is not None else threshold
     recovered = later >= recover if rule.below is not None else later <= recover
     return None if recovered.any() else alert
-
-
-def _day(stamp: pd.Timestamp) -> str:
-    """A date, with the time of day only when there is one."""
-    return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.strftime("%Y-%m-%d %H:%M")
-
-
-def _span(span: pd.Timedelta) -> str:
-    days = span / pd.Timedelta(days=1)
-    return f"{days:g} days" if days == int(days) else f"{span / pd.Timedelta(hours=1):g} hours"

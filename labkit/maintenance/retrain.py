@@ -31,7 +31,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from labkit.errors import DataError
-from labkit.maintenance._known import as_span, as_time, known_at
+from labkit.maintenance._known import as_span, as_time, known_at, span_words
 from labkit.maintenance.policies import Decision
 from labkit.monitoring._frames import is_labelled, known_labels
 from labkit.registry import ModelVersion, Registry
@@ -225,7 +225,7 @@ def retrain(
         n_original = len(X_original)
         X = pd.concat([X_original, X], ignore_index=True)
         y = pd.concat([y_original.rename(target), y], ignore_index=True).infer_objects()
-    fresh = clone(registry.load(name, alias=parent, trusted=trusted)).fit(X, y)
+    fresh = clone(registry.load(name, version=parent_version.version, trusted=trusted)).fit(X, y)
     why = reason or (decision.reason if decision is not None else "")
     held = _holdout(now, holdout)
     lineage = {
@@ -233,7 +233,7 @@ def retrain(
         "trained_at": _iso(now),
         "window": {
             "kind": "sliding" if window is not None else "expanding",
-            "span": _span_words(span) if span is not None else None,
+            "span": span_words(span) if span is not None else None,
             "start": _iso(start),
             "end": _iso(now),
         },
@@ -311,8 +311,3 @@ def _original(original: Any, features: list[str]) -> tuple[pd.DataFrame, pd.Seri
 
 def _iso(stamp: pd.Timestamp | None) -> str | None:
     return stamp.isoformat() if stamp is not None else None
-
-
-def _span_words(span: pd.Timedelta) -> str:
-    days = span / pd.Timedelta(days=1)
-    return f"{days:g} days" if days == int(days) else f"{span / pd.Timedelta(hours=1):g} hours"
