@@ -66,6 +66,17 @@ class Comparison:
         The share of resampled differences the interval covers.
     n_bootstrap, seed
         How many resamples, and the seed of their generator.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> day = pd.Timestamp("2014-01-01", tz="UTC")
+    >>> result = Comparison(name="weather", metric="log_loss", greater_is_better=False, champion=1, challenger=2,
+    ...                     start=day, end=day + pd.Timedelta(days=30), n_rows=30, champion_value=0.61,
+    ...                     challenger_value=0.55, difference=-0.06, lower=-0.13, upper=0.01, confidence=0.95,
+    ...                     n_bootstrap=1000, seed=0)
+    >>> round(result.gain, 2), result.gain_interval, result.beyond_noise  # lower log loss is a gain
+    (0.06, (-0.01, 0.13), False)
     """
 
     name: str

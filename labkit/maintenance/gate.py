@@ -162,6 +162,11 @@ class Verdict:
         One sentence per failed check (empty when it passed).
     promoted
         Whether the challenger was promoted (only :func:`promote_if_better` promotes).
+
+    Examples
+    --------
+    >>> Verdict(passed=False, failures=["Threshold failed.", "Noise check failed."]).reason
+    'Threshold failed. Noise check failed.'
     """
 
     passed: bool

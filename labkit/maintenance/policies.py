@@ -98,6 +98,14 @@ class Decision:
         When the model was last retrained (by any policy), ``None`` if never.
     table
         What the policy looked at: the measure window by window (``None`` for a schedule).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> decision = Decision(retrain=False, reason="no retrain: the next scheduled retrain is due on 2014-03-01",
+    ...                     policy="SchedulePolicy(every 90 days)", now=pd.Timestamp("2014-01-01", tz="UTC"))
+    >>> decision.retrain, decision.incident
+    (False, None)
     """
 
     retrain: bool
@@ -325,6 +333,32 @@ class PerformancePolicy(_Policy):
         As in :func:`labkit.monitoring.performance_over_time`.
     cooldown, min_new_labels, model
         As for every policy (see the module's docstring).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.dummy import DummyClassifier
+    >>> import labkit as lk
+    >>> X = pd.DataFrame({"wind": np.arange(4.0)})
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> reg = lk.Registry(folder / "registry")
+    >>> _ = reg.register(DummyClassifier().fit(X, [0, 1, 0, 1]), name="demo", X=X)
+    >>> store = lk.PredictionStore(folder / "monitor.db")
+    >>> store.log([{"request_id": f"r{i}", "event_time": f"2013-01-{i + 1:02d}", "model_name": "demo",
+    ...             "model_version": 1, "inputs": {"wind": 1.0}, "prediction": True, "probabilities": None,
+    ...             "latency_ms": 1.0} for i in range(20)])
+    >>> _ = store.add_labels([f"r{i}" for i in range(20)], [i < 12 for i in range(20)], at="2013-01-21")
+    >>> rule = lk.monitoring.Rule(name="accuracy low", measure="accuracy", below=0.5)
+    >>> policy = PerformancePolicy(registry=reg, name="demo", rule=rule, window="10D", min_window_rows=5,
+    ...                            min_new_labels=10)
+    >>> decision = policy.decide(store, "2013-01-21")
+    >>> decision.table[["time", "accuracy", "n_labelled"]]
+                           time  accuracy  n_labelled
+    0 2013-01-01 00:00:00+00:00       1.0          10
+    1 2013-01-11 00:00:00+00:00       0.2          10
+    >>> print(decision.reason)
+    retrain: accuracy low: accuracy 0.2 is below 0.5 in the window from 2013-01-11; 20 labels arrived since the start
     """
 
     def __init__(
@@ -419,6 +453,24 @@ class DriftPolicy(_Policy):
         As in :func:`labkit.monitoring.drift_report`.
     cooldown, min_new_labels, model
         As for every policy (see the module's docstring).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.dummy import DummyClassifier
+    >>> import labkit as lk
+    >>> X = pd.DataFrame({"wind": np.arange(4.0)})
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> reg = lk.Registry(folder / "registry")
+    >>> _ = reg.register(DummyClassifier().fit(X, [0, 1, 0, 1]), name="demo", X=X)
+    >>> store = lk.PredictionStore(folder / "monitor.db")
+    >>> _ = store.add_alerts(pd.DataFrame([{
+    ...     "time": pd.Timestamp("2013-03-15", tz="UTC"), "rule": "wind drifted", "measure": "drift_share",
+    ...     "value": 1.0, "threshold": 0.5, "message": "wind drifted: drift_share 1 is above 0.5"}]))
+    >>> policy = DriftPolicy(registry=reg, name="demo", alert="wind drifted", min_new_labels=0)
+    >>> print(policy.decide(store, "2013-04-01").reason)
+    retrain: the store holds the alert 'wind drifted: drift_share 1 is above 0.5' from 2013-03-15; 0 labels arrived since the start
     """
 
     def __init__(
