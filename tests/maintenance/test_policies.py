@@ -14,14 +14,14 @@ from labkit.monitoring import Rule
 ACCURACY_LOW = Rule(name="accuracy low", measure="accuracy", below=0.5)
 
 
-def _seasons(log, store, *, late_march: str | None = None) -> None:
+def _seasons(log, store, *, late_march: str | None = None, mixed_april: bool = False) -> None:
     """Jan 1 to May 31, always predicted True; true in Jan-Feb and April, false in March and May.
 
     Each label arrives the day after its event, except March's when ``late_march`` is given:
-    those all arrive then.
+    those all arrive then. With ``mixed_april``, April's labels alternate, true on odd days.
     """
     days = pd.date_range("2013-01-01", "2013-05-31", freq="D")
-    truth = [day.month not in (3, 5) for day in days]
+    truth = [day.month not in (3, 5) and (not mixed_april or day.month != 4 or day.day % 2 == 1) for day in days]
     ids = log(store, days=days, wind=np.zeros(len(days)))
     for request_id, day, label in zip(ids, days, truth):
         at = pd.Timestamp(late_march) if late_march and day.month == 3 else day + pd.Timedelta(days=1)
@@ -222,3 +222,32 @@ def test_drift_policy_remembers_judged_windows_without_changing_answers(log, win
 
     assert answers == [DriftPolicy(**settings).decide(store, now) for now in ("2013-02-15", "2013-04-02", "2013-04-02")]
     assert [a.retrain for a in answers] == [False, True, True]
+
+
+@pytest.mark.parametrize(
+    ("recover_at", "incident", "retrains"),
+    [(None, "accuracy low since 2013-04-23T00:00:00+00:00", True),
+     (0.6, "accuracy low since 2013-02-26T00:00:00+00:00", False)],
+)
+def test_hysteresis_decides_what_one_incident_is(log, wind_registry, store, recover_at, incident, retrains):
+    # The window from Apr 9 is right half the time: back at the threshold, but not clearly good.
+    # Without hysteresis that ends March's incident, and the dip from Apr 23 is a new one; with
+    # recover_at=0.6 it does not, and the dip is the same incident, already retrained for.
+    _seasons(log, store, mixed_april=True)
+    rule = Rule(name="accuracy low", measure="accuracy", below=0.5, recover_at=recover_at)
+    policy = _performance(wind_registry, rule=rule, cooldown="1D")
+    retrain(wind_registry, "wind", store=store, now="2013-03-10", window="60D",
+            decision=policy.decide(store, "2013-03-10"))
+
+    may = policy.decide(store, "2013-05-15")
+
+    assert may.table["accuracy"].tolist()[7] == 0.5
+    assert may.incident == incident
+    assert may.retrain == retrains
+
+
+def test_nothing_logged_is_nothing_to_judge(wind_registry, store):
+    decision = _performance(wind_registry).decide(store, "2013-05-01")
+
+    assert not decision.retrain
+    assert decision.reason == "no retrain: no window had 7 labelled rows to judge accuracy by"
