@@ -33,7 +33,9 @@ end of :func:`~labkit.maintenance.compare`'s paired bootstrap interval of the ga
 challenger's advantage, sign flipped where lower is better) must be above 0, and at
 least ``min_absolute_change`` when the gate has one. Where MLflow's own checks ask that
 the *measured* gain be big enough, this asks that even the *pessimistic* end of what the
-data allows be: a gain inside the noise is refused.
+data allows be: a gain inside the noise is refused. The interval is the comparison's
+(a percentile interval at its ``confidence``, 95% by default); ``threshold`` and
+``min_relative_change`` are judged on the measured values only, as in MLflow.
 """
 
 from __future__ import annotations

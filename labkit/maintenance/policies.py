@@ -27,6 +27,11 @@ the registry and ``now``: ask twice, get the same answer; replay a simulation, g
 same decisions. Only what was known at ``now`` counts: events before ``now``, labels
 that had arrived by ``now``, retrains made by ``now``.
 
+The price of "never twice": an incident that a retrain did not end (the gate refused the
+challenger, or the new model is no better) stays open, and its policy stays quiet about
+it. Retraining again on much the same data would not help; what would is a person
+looking, or another policy (a schedule is the usual backstop).
+
 Examples
 --------
 >>> import tempfile, pathlib
