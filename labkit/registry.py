@@ -298,9 +298,9 @@ class Registry:
                 f"expected X to have the columns the model was fitted on, {list(fitted_on)!r}; "
                 f"got {list(schema.names)!r}; fix: pass the same training frame as to fit"
             )
-        clean_metrics = _check_metrics(metrics or {})
         if lineage is not None:
             _check_lineage(lineage)
+        clean_metrics = _check_metrics(metrics or {})
         model_dir = self.root / name
         (model_dir / "versions").mkdir(parents=True, exist_ok=True)
         staging = model_dir / "versions" / f".staging-{uuid.uuid4().hex}"
@@ -323,13 +323,13 @@ class Registry:
                 "reference": reference,
                 "metrics": clean_metrics,
                 "notes": notes,
+                # Where a retrained version came from; None for one registered by hand.
+                "lineage": dict(lineage) if lineage is not None else None,
                 # The names every load must be given: for the card and for people, never
                 # read back to decide what a load trusts.
                 "trusted": needs,
                 "environment": _environment(),
             }
-            if lineage is not None:
-                meta["lineage"] = dict(lineage)
             with self._lock(name):
                 number = (self._numbers(name) or [0])[-1] + 1
                 meta.update(version=number, created_at=self.clock().isoformat())
