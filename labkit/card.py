@@ -85,6 +85,9 @@ def model_card(meta: Mapping[str, Any]) -> str:
         lines += [f"| {key} | {value:.4g} |" for key, value in meta["metrics"].items()]
     else:
         lines.append("_None recorded._")
+    if meta.get("lineage"):
+        lines += ["", "## Lineage", ""]
+        lines += [f"- {line}" for line in _lineage(meta["lineage"])]
     lines += ["", "## Built with", ""]
     lines += [f"- {package} {version}" for package, version in meta.get("environment", {}).items()]
     return "\n".join(lines) + "\n"
@@ -209,6 +212,31 @@ def _inline(text: str) -> str:
     text = html.escape(text)
     text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
     return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+
+def _lineage(lineage: Mapping[str, Any]) -> list[str]:
+    """The card's lines about where a retrained version came from: parent, data, rows, trigger."""
+    lines = []
+    if lineage.get("parent") is not None:
+        lines.append(f"Retrained from version {lineage['parent']}.")
+    window = lineage.get("window") or {}
+    if window:
+        how = f"the last {window['span']}" if window.get("kind") == "sliding" else "a growing window"
+        lines.append(
+            f"Production data: events from {window.get('start')} to {window.get('end')} ({how}), "
+            f"labels known by {lineage.get('trained_at')}."
+        )
+    if lineage.get("holdout"):
+        lines.append(f"Held out for comparison: events from {lineage['holdout'][0]} to {lineage['holdout'][1]}.")
+    rows = lineage.get("rows") or {}
+    if rows:
+        lines.append(
+            f"Rows: {rows.get('production', 0)} from production and {rows.get('original', 0)} from the original "
+            f"training data, {rows.get('total', 0)} in all."
+        )
+    if lineage.get("reason"):
+        lines.append(f"Why: {lineage['reason']}")
+    return lines
 
 
 def _words(name: str) -> str:

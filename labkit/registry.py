@@ -166,6 +166,12 @@ class ModelVersion:
         return read_reference(data, description)
 
     @property
+    def lineage(self) -> dict[str, Any] | None:
+        """Where a retrained version came from (see :func:`labkit.maintenance.retrain`); ``None`` if not recorded."""
+        lineage = self.meta.get("lineage")
+        return dict(lineage) if lineage is not None else None
+
+    @property
     def card(self) -> str:
         """The model card, in Markdown."""
         return (self.directory / "card.md").read_text(encoding="utf-8")
@@ -255,6 +261,7 @@ class Registry:
         metrics: Mapping[str, float] | None = None,
         notes: str = "",
         trusted: Iterable[str] = (),
+        lineage: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
         """Store a fitted model as a new, immutable version.
 
@@ -277,6 +284,10 @@ class Registry:
             Exact type names the model may contain beyond the trust list (see the module's
             docstring), such as your own transformer's ``"mymodule.MyClass"``. Recorded in
             the version's card; pass the same names to every :meth:`load`.
+        lineage
+            Where the version came from, as :func:`labkit.maintenance.retrain` records it:
+            the parent version, the data window, the rows used and what triggered it.
+            Kept in ``meta.json`` (JSON values only) and shown in the card.
 
         Returns
         -------
@@ -308,6 +319,8 @@ class Registry:
                 f"expected X to have the columns the model was fitted on, {list(fitted_on)!r}; "
                 f"got {list(schema.names)!r}; fix: pass the same training frame as to fit"
             )
+        if lineage is not None:
+            _check_lineage(lineage)
         clean_metrics = _check_metrics(metrics or {})
         model_dir = self.root / name
         (model_dir / "versions").mkdir(parents=True, exist_ok=True)
@@ -329,6 +342,8 @@ class Registry:
                 "reference": reference,
                 "metrics": clean_metrics,
                 "notes": notes,
+                # Where a retrained version came from; None for one registered by hand.
+                "lineage": dict(lineage) if lineage is not None else None,
                 # The names every load must be given: for the card and for people, never
                 # read back to decide what a load trusts.
                 "trusted": needs,
@@ -625,6 +640,16 @@ def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
             )
         clean[str(key)] = float(value)
     return clean
+
+
+def _check_lineage(lineage: Mapping[str, Any]) -> None:
+    try:
+        json.dumps(dict(lineage), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise RegistryError(
+            f"expected lineage to hold only JSON values (text, numbers, lists, dicts); got {lineage!r} ({error}); "
+            "fix: write times as ISO 8601 text and numbers as finite floats"
+        ) from None
 
 
 def _checked_read(path: Path, sha256: str, *, what: str) -> bytes:

@@ -258,3 +258,25 @@ def test_card_html_of_a_whole_user_card_leaves_no_markdown():
 
     assert "**" not in html and "\n- " not in html and "##" not in html
     assert html.count("<h4>") == 4
+
+
+def test_card_lineage_says_parent_data_rows_and_why():
+    lineage = {
+        "parent": 1, "trained_at": "2014-01-01T00:00:00+00:00",
+        "window": {"kind": "sliding", "span": "90 days", "start": "2013-10-03T00:00:00+00:00",
+                   "end": "2014-01-01T00:00:00+00:00"},
+        "holdout": ["2013-12-01T00:00:00+00:00", "2014-01-01T00:00:00+00:00"],
+        "rows": {"production": 60, "original": 366, "total": 426},
+        "reason": "accuracy low: accuracy 0.55 is below 0.6",
+    }
+    lines = section(model_card(make_meta(lineage=lineage)), "Lineage")
+
+    assert lines == [
+        "- Retrained from version 1.",
+        "- Production data: events from 2013-10-03T00:00:00+00:00 to 2014-01-01T00:00:00+00:00 (the last 90 days), "
+        "labels known by 2014-01-01T00:00:00+00:00.",
+        "- Held out for comparison: events from 2013-12-01T00:00:00+00:00 to 2014-01-01T00:00:00+00:00.",
+        "- Rows: 60 from production and 366 from the original training data, 426 in all.",
+        "- Why: accuracy low: accuracy 0.55 is below 0.6",
+    ]
+    assert "## Lineage" not in model_card(make_meta())

@@ -1157,3 +1157,22 @@ def test_a_version_registered_without_a_reference_says_so(reg, data):
 
     with pytest.raises(NotFoundError, match="registered before labkit kept one, so it has none; fix: register"):
         reg.get("weather", version=1).reference
+
+
+def test_lineage_is_kept_with_the_version_and_shown_in_its_card(reg, data):
+    X, y = data
+    lineage = {"parent": 1, "trained_at": "2014-01-01T00:00:00+00:00", "rows": {"production": 3, "original": 0, "total": 3},
+               "reason": "accuracy fell"}
+    first = reg.register(make_model(X, y), name="weather", X=X, y=y)
+    second = reg.register(make_model(X, y), name="weather", X=X, y=y, lineage=lineage)
+
+    assert first.lineage is None
+    assert reg.get("weather", version=2).lineage == lineage
+    assert "Retrained from version 1." in second.card
+
+
+def test_lineage_that_is_not_json_is_refused_before_anything_is_written(reg, data):
+    X, y = data
+    with pytest.raises(RegistryError, match="expected lineage to hold only JSON values"):
+        reg.register(make_model(X, y), name="weather", X=X, y=y, lineage={"trained_at": pd.Timestamp("2014-01-01")})
+    assert reg.models() == []
