@@ -2,7 +2,7 @@
 
 from importlib.metadata import version as _version
 
-from labkit import data, doctor, errors, integration, maintenance, monitoring, trust, widgets
+from labkit import data, doctor, errors, integration, maintenance, monitoring, patients, trust, widgets
 from labkit.clock import SimulatedClock
 from labkit.deployment import Deployment, ModelClient, deploy
 from labkit.errors import LabkitError
@@ -29,7 +29,9 @@ __all__ = [
     "doctor",
     "errors",
     "integration",
+    "maintenance",
     "monitoring",
+    "patients",
     "score_file",
     "simulate",
     "trust",
