@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--store", default=None, metavar="PATH", help="log every prediction to this SQLite file")
     serve.add_argument(
+        "--shadow", default=None, metavar="ALIAS",
+        help="also run the version of this alias (e.g. challenger) in shadow on every request; needs --store",
+    )
+    serve.add_argument(
         "--no-follow", action="store_true",
         help="keep serving the version the alias held at start, even when it is promoted or rolled back",
     )
@@ -137,7 +141,12 @@ def _serve(arguments: argparse.Namespace) -> int:
         trusted=tuple(arguments.trust),
         store=str(Path(arguments.store).resolve()) if arguments.store else None,
         follow=not arguments.no_follow,
+        shadow=arguments.shadow,
     )
+    if settings.shadow is not None and settings.store is None:
+        print("labkit serve: expected --store with --shadow (the shadow's predictions go there); got none; "
+              "fix: add --store PATH", file=sys.stderr)
+        return 2
     try:
         # Refuse an unknown model, a changed file or an untrusted type before binding the port.
         Registry(settings.registry).verify(

@@ -95,6 +95,19 @@ CREATE TABLE IF NOT EXISTS refusals (
     model_version INTEGER
 );
 CREATE INDEX IF NOT EXISTS refusals_by_time ON refusals (event_time);
+CREATE TABLE IF NOT EXISTS shadow (
+    id            INTEGER PRIMARY KEY,
+    first_event   REAL NOT NULL,
+    event_times   TEXT NOT NULL,
+    model_name    TEXT NOT NULL,
+    model_version INTEGER NOT NULL,
+    request_ids   TEXT NOT NULL,
+    predictions   TEXT NOT NULL,
+    classes       TEXT,
+    probabilities TEXT,
+    latency_ms    REAL
+);
+CREATE INDEX IF NOT EXISTS shadow_by_time ON shadow (first_event);
 """
 
 _ALERT_COLUMNS = ["time", "rule", "measure", "value", "threshold", "message"]
@@ -431,6 +444,115 @@ class PredictionStore:
         frame["time"] = pd.to_datetime(frame["time"].astype(float), unit="s", utc=True)
         # Floats even when every row lacks one (a detector's alarm has no threshold): NaN, not None.
         return frame.astype({"value": float, "threshold": float})
+
+    def log_shadow(
+        self,
+        request_ids: Sequence[str],
+        *,
+        event_times: Sequence[Any],
+        model_name: str,
+        model_version: int,
+        predictions: Sequence[Any],
+        classes: Sequence[Any] | None = None,
+        probabilities: Any = None,
+        latency_ms: float | None = None,
+    ) -> None:
+        """Keep what a shadow version predicted for requests the served version answered.
+
+        A service started with a shadow (``lk.deploy(..., shadow="challenger")``) calls this
+        after each answer has gone out: the shadow's predictions never reach a client, and
+        they are kept apart from the answers, so :meth:`frame` is what clients were told.
+
+        Parameters
+        ----------
+        request_ids
+            The ids of the served version's answers, one per record.
+        event_times
+            When each record happened (ISO 8601, datetimes or seconds since 1970).
+        model_name, model_version
+            The shadow version.
+        predictions, classes, probabilities
+            Its predictions, and for classifiers its classes and one row of probabilities per record.
+        latency_ms
+            How long it took.
+        """
+        if not (len(request_ids) == len(event_times) == len(predictions)):
+            raise LabkitError(
+                f"expected as many event times and predictions as request ids ({len(request_ids)}); got "
+                f"{len(event_times)} and {len(predictions)}; fix: pass one of each per record"
+            )
+        times = [seconds_since_epoch(t) for t in event_times]
+        connection = self._connect()
+        with connection:
+            connection.execute(
+                "INSERT INTO shadow (first_event, event_times, model_name, model_version, request_ids, predictions, "
+                "classes, probabilities, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (min(times) if times else 0.0, orjson.dumps(times), str(model_name), int(model_version),
+                 orjson.dumps(list(request_ids)), orjson.dumps(predictions, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY),
+                 orjson.dumps([str(c) for c in classes]) if classes is not None else None,
+                 orjson.dumps(probabilities, option=orjson.OPT_SERIALIZE_NUMPY) if probabilities is not None else None,
+                 latency_ms),
+            )
+
+    def shadow(self, start: Any = None, end: Any = None, *, version: int | None = None) -> pd.DataFrame:
+        """What shadow versions predicted, one row per record, oldest event first.
+
+        Parameters
+        ----------
+        start, end
+            Event times to keep: ``start <= event_time < end``.
+        version
+            Keep one shadow version only.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``request_id`` (of the served version's answer, to join with :meth:`frame`),
+            ``event_time``, ``model_name``, ``model_version``, ``prediction``, one
+            ``proba_<class>`` per class, and ``latency_ms``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> store = PredictionStore(pathlib.Path(tempfile.mkdtemp()) / "monitor.db")
+        >>> store.log_shadow(["r-0", "r-1"], event_times=["2013-01-01T00:00:00Z"] * 2, model_name="weather",
+        ...                  model_version=2, predictions=[True, False], classes=[False, True],
+        ...                  probabilities=[[0.2, 0.8], [0.6, 0.4]], latency_ms=1.0)
+        >>> store.shadow()[["request_id", "model_version", "prediction", "proba_True"]]
+          request_id  model_version  prediction  proba_True
+        0        r-0              2        True         0.8
+        1        r-1              2       False         0.4
+        """
+        # A request's records may span days, so only its first event can be filtered here; each record's, below.
+        where, parameters = [], []
+        if end is not None:
+            where.append("first_event < ?")
+            parameters.append(seconds_since_epoch(end))
+        if version is not None:
+            where.append("model_version = ?")
+            parameters.append(int(version))
+        rows = self._connect().execute(
+            "SELECT event_times, model_name, model_version, request_ids, predictions, classes, probabilities, latency_ms "
+            "FROM shadow" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id", parameters,
+        ).fetchall()
+        records: list[dict[str, Any]] = []
+        for event_times, name, number, ids, answers, classes, probas, latency in rows:
+            labels_of = [str(c) for c in orjson.loads(classes)] if classes is not None else []
+            spread = orjson.loads(probas) if probas is not None else [[] for _ in orjson.loads(ids)]
+            for request_id, when, answer, row in zip(orjson.loads(ids), orjson.loads(event_times), orjson.loads(answers), spread):
+                records.append({"request_id": request_id, "event_time": when, "model_name": name, "model_version": number,
+                                "prediction": answer, **{f"proba_{c}": p for c, p in zip(labels_of, row)},
+                                "latency_ms": latency})
+        frame = pd.DataFrame(records, columns=None if records else
+                             ["request_id", "event_time", "model_name", "model_version", "prediction", "latency_ms"])
+        frame["event_time"] = pd.to_datetime(frame["event_time"], unit="s", utc=True)
+        if start is not None:
+            frame = frame[frame["event_time"] >= pd.Timestamp(seconds_since_epoch(start), unit="s", tz="UTC")]
+        if end is not None:
+            frame = frame[frame["event_time"] < pd.Timestamp(seconds_since_epoch(end), unit="s", tz="UTC")]
+        latency = frame.pop("latency_ms")
+        frame["latency_ms"] = latency
+        return frame.sort_values("event_time", kind="stable").reset_index(drop=True)
 
     def requests(self, start: Any = None, end: Any = None) -> pd.DataFrame:
         """The answered requests, one row each (not one per record), oldest first.

@@ -199,6 +199,7 @@ def deploy(
     trusted: tuple[str, ...] = (),
     store: str | os.PathLike[str] | None = None,
     follow: bool = True,
+    shadow: str | None = None,
     timeout: float = 60.0,
 ) -> Deployment:
     """Serve a registered model over HTTP in a new process, and wait until it answers.
@@ -231,6 +232,11 @@ def deploy(
         service serves the version it now points at within about a second, without a
         restart and without failing a request; every answer names the version that made
         it. ``False`` keeps the version the service started with.
+    shadow
+        An alias (such as ``"challenger"``) to run in shadow: after each answer, its version
+        scores the same records, and its predictions go to the store
+        (:meth:`labkit.PredictionStore.shadow`), never to a client. It cannot change, delay
+        or fail an answer. Needs ``store``.
     timeout
         Seconds to wait for the service to answer before giving up.
 
@@ -285,6 +291,14 @@ def deploy(
         command += ["--store", str(Path(store).resolve())]
     if not follow:
         command.append("--no-follow")
+    if shadow is not None:
+        if store is None:
+            raise DeploymentError(
+                f"expected store= with shadow={shadow!r}: the shadow's predictions are kept there; got no store; "
+                "fix: pass store='workspace/monitor.db'"
+            )
+        Registry(root).get(name, alias=shadow)  # an unknown alias is the caller's mistake: say so here
+        command += ["--shadow", shadow]
     environment = dict(os.environ)
     if token is not None:
         # Passed in the environment, not the command line, which other users can list.

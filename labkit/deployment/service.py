@@ -60,6 +60,7 @@ from labkit.deployment.follower import AliasFollower
 from labkit.deployment.openapi import components, operation
 from labkit.deployment.predictor import Predictor
 from labkit.deployment.recorder import Recorder
+from labkit.deployment.shadow import Shadow
 from labkit.registry import ModelVersion, Registry
 from labkit.schema import Problem, Schema, json_text, json_type
 from labkit.store import Batch, PredictionStore, seconds_since_epoch
@@ -113,6 +114,11 @@ class ServiceSettings:
         With an alias: when the alias moves (promote, rollback), serve the version it
         now points at, without a restart (see :mod:`labkit.deployment.follower`).
         ``False`` keeps the version the service started with.
+    shadow
+        An alias (such as ``"challenger"``) whose version runs in shadow: after each
+        answer, it scores the same records and its predictions go to the store, never to
+        a client (see :mod:`labkit.deployment.shadow`). Needs ``store``; it follows its
+        alias too.
     """
 
     registry: str
@@ -125,6 +131,7 @@ class ServiceSettings:
     trusted: tuple[str, ...] = ()
     store: str | None = None
     follow: bool = True
+    shadow: str | None = None
 
 
 @dataclass(frozen=True)
@@ -280,16 +287,37 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         store = PredictionStore(settings.store) if settings.store is not None else None
         app.state.recorder = Recorder(store) if store is not None else None
         app.state.refusals = _RefusalLog(PredictionStore(settings.store)) if settings.store is not None else None
-        following = None
+        say = lambda line: print(line, flush=True)  # noqa: E731 (the server's log)
+        following = []
         if settings.alias is not None and settings.follow:
             follower = AliasFollower(registry=registry, name=settings.name, alias=settings.alias, load=load, swap=swap,
-                                     current=entry.version, say=lambda line: print(line, flush=True))
-            following = asyncio.create_task(follower.run())
+                                     current=entry.version, say=say)
+            following.append(asyncio.create_task(follower.run()))
+        app.state.shadow = None
+        if settings.shadow is not None and store is not None:
+            shadow = app.state.shadow = Shadow(store=PredictionStore(settings.store), say=say)
+            current = registry.aliases(settings.name).get(settings.shadow)
+            try:
+                shadow.served = load(registry.get(settings.name, alias=settings.shadow))
+                say(f"labkit serve: version {current} ({settings.shadow!r}) runs in shadow")
+            except Exception as error:  # a broken shadow must not stop the service from serving
+                say(f"labkit serve: the shadow {settings.shadow!r} cannot be loaded ({type(error).__name__}: {error}); "
+                    "serving without it")
+
+            def swap_shadow(served: _Served) -> None:
+                shadow.served = served
+
+            follower = AliasFollower(registry=registry, name=settings.name, alias=settings.shadow, load=load,
+                                     swap=swap_shadow, current=current if shadow.served is not None else -1, say=say)
+            following.append(asyncio.create_task(follower.run()))
         try:
             yield
         finally:
-            if following is not None:
-                following.cancel()
+            for task in following:
+                task.cancel()
+            if app.state.shadow is not None:
+                await app.state.shadow.drain()
+                app.state.shadow.store.close()
             if store is not None:
                 store.close()
                 app.state.refusals.store.close()
@@ -414,6 +442,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         out = _run_model(served, frame)
         request_ids = _request_ids(len(frame))
         await _record(request, served, payload["records"], request_ids, out, event_times, started)
+        _shadow(request, payload["records"], request_ids, event_times)
         body: dict[str, Any] = {
             "predictions": out["predictions"],
             "model_version": served.entry.version,
@@ -446,7 +475,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         out = _run_model(served, frame)
         if request.app.state.recorder is not None:
             records = frame.to_dict(orient="records")
-            await _record(request, served, records, _request_ids(len(frame)), out, None, started)
+            request_ids = _request_ids(len(frame))
+            await _record(request, served, records, request_ids, out, None, started)
+            _shadow(request, records, request_ids, None)
         # Header values must be Latin-1 without newlines, and a comma separates names:
         # percent-encoding makes any column name safe to report there.
         headers = {"X-Labkit-Ignored-Columns": ",".join(quote(name, safe="") for name in ignored)} if ignored else None
@@ -746,6 +777,13 @@ async def _record(
             f"expected to record the predictions before answering; the store refused ({type(error).__name__}: "
             f"{error}); fix: try again, and check the store's disk and file ({recorder.store.path})",
         ) from None
+
+
+def _shadow(request: Request, records: list[Any], request_ids: list[str], event_times: list[float] | None) -> None:
+    """Hand the answered records to the shadow, if there is one; it runs after the answer has gone."""
+    shadow: Shadow | None = request.app.state.shadow
+    if shadow is not None:
+        shadow.score_later(records, request_ids, event_times if event_times is not None else [time.time()] * len(request_ids))
 
 
 def _labels(payload: Any) -> tuple[list[str], list[Any], Any]:

@@ -149,6 +149,7 @@ def compare(
     seed: int = 0,
     model: str | None = None,
     trusted: Iterable[str] = (),
+    shadow: bool = False,
 ) -> Comparison:
     """Score the champion and the challenger on the same recent labelled rows, with a paired bootstrap interval.
 
@@ -178,6 +179,11 @@ def compare(
         The model name in the store, if it differs from ``name``.
     trusted
         Type names to trust when loading, as in :meth:`labkit.Registry.load`.
+    shadow
+        Compare what the two versions predicted live, instead of predicting again: the
+        champion's answers and the challenger's shadow predictions on the same requests
+        (a deployment with ``shadow="challenger"``; see :meth:`labkit.PredictionStore.shadow`).
+        Only requests both versions scored count.
 
     Returns
     -------
@@ -242,11 +248,14 @@ def compare(
             f"expected labelled rows of model {model or name!r} with events from {day(start)} to {day(end)} and "
             f"labels known by {day(now)}; got none; fix: widen the window, or compare later, once labels are back"
         )
+    if shadow:
+        rows, outputs = _live(store, rows, versions, metric, positive, start, end)
     truth = known_labels(rows["label"]).to_numpy()
-    outputs = {}
-    for role, version in versions.items():
-        fitted = registry.load(name, version=version.version, trusted=trusted)
-        outputs[role] = _output(fitted, rows[list(version.schema.names)], metric, positive)
+    if not shadow:
+        outputs = {}
+        for role, version in versions.items():
+            fitted = registry.load(name, version=version.version, trusted=trusted)
+            outputs[role] = _output(fitted, rows[list(version.schema.names)], metric, positive)
     everything = np.arange(len(truth))[np.newaxis, :]
     champion_value = _scores(metric, truth, outputs["champion"], positive, everything)[0]
     challenger_value = _scores(metric, truth, outputs["challenger"], positive, everything)[0]
@@ -265,6 +274,32 @@ def compare(
         difference=float(challenger_value - champion_value), lower=float(lower), upper=float(upper),
         confidence=confidence, n_bootstrap=int(n_bootstrap), seed=seed,
     )
+
+
+def _live(
+    store: PredictionStore, rows: pd.DataFrame, versions: dict[str, ModelVersion], metric: str, positive: object,
+    start: pd.Timestamp, end: pd.Timestamp,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The labelled requests the champion answered and the challenger scored in shadow, and each one's output."""
+    champion, challenger = versions["champion"].version, versions["challenger"].version
+    live = store.shadow(start, end, version=challenger)
+    answered = rows[rows["model_version"] == champion]
+    both = answered.merge(live, on="request_id", how="inner", suffixes=("", "_shadow"))
+    if both.empty:
+        raise DataError(
+            f"expected labelled requests answered by the champion (version {champion}) and scored in shadow by the "
+            f"challenger (version {challenger}) from {day(start)} to {day(end)}; got none; fix: deploy with "
+            "shadow='challenger' and a store, send traffic, and compare once its labels are back"
+        )
+    column = f"proba_{positive}" if metric in ("roc_auc", "log_loss") else "prediction"
+    missing = [c for c in (column, f"{column}_shadow") if c not in both.columns]
+    if missing:
+        raise DataError(f"expected the logged column {column!r} for both versions; got none for {missing!r}; "
+                        "fix: use a metric of the predictions, e.g. metric='accuracy'")
+    outputs = {"champion": both[column].to_numpy(), "challenger": both[f"{column}_shadow"].to_numpy()}
+    if column == "prediction":  # JSON kept the predictions as they were; labels come back the same way
+        outputs = {role: known_labels(pd.Series(values)).to_numpy() for role, values in outputs.items()}
+    return both, outputs
 
 
 def _window(now: pd.Timestamp, window: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
