@@ -64,6 +64,26 @@ def champion_registry(
     return registry
 
 
+@pytest.fixture()
+def weather_store(tmp_path: Path, weather_split, weather_model) -> lk.PredictionStore:
+    """2013 served by the weather model: one prediction a day, each label back the next day."""
+    _, traffic = weather_split
+    year = traffic[traffic["date"] < "2014-01-01"].reset_index(drop=True)
+    X = year[list(lk.data.FEATURES)]
+    probabilities = weather_model.predict_proba(X)
+    classes = [str(c) for c in weather_model.classes_]
+    with lk.PredictionStore(tmp_path / "weather.db") as opened:
+        opened.log([
+            {"request_id": f"d{i}", "event_time": pd.Timestamp(row["date"], tz="UTC"), "model_name": "weather",
+             "model_version": 1, "inputs": {column: row[column] for column in lk.data.FEATURES},
+             "prediction": bool(p[1] > 0.5), "probabilities": dict(zip(classes, p.tolist())), "latency_ms": 1.0}
+            for i, (row, p) in enumerate(zip(year.to_dict("records"), probabilities))
+        ])
+        for i, row in year.iterrows():
+            opened.add_labels([f"d{i}"], [bool(row["rain_tomorrow"])], at=pd.Timestamp(row["date"], tz="UTC") + pd.Timedelta(days=1))
+        yield opened
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 # Screenshots and other files a person may want to look at after a run; gitignored.
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

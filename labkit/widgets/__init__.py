@@ -2,7 +2,8 @@
 
 from labkit.widgets.deploy_panel import DeployPanel
 from labkit.widgets.drift_lab import DriftLab
+from labkit.widgets.maintenance_panel import MaintenancePanel
 from labkit.widgets.monitoring_dashboard import MonitoringDashboard
 from labkit.widgets.predict_form import PredictForm
 
-__all__ = ["DeployPanel", "DriftLab", "MonitoringDashboard", "PredictForm"]
+__all__ = ["DeployPanel", "DriftLab", "MaintenancePanel", "MonitoringDashboard", "PredictForm"]
