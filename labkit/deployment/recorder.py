@@ -30,8 +30,8 @@ class Recorder:
     >>> store = PredictionStore(pathlib.Path(tempfile.mkdtemp()) / "monitor.db")
     >>> recorder = Recorder(store)
     >>> def request(i):
-    ...     return Batch(request_ids=[f"r-{i}"], event_times=[0.0], arrival_time=0.0, model_name="m",
-    ...                  model_version=1, inputs=b'[{"x": 1}]', predictions=[0], classes=None,
+    ...     return Batch(request_prefix=f"r{i}", event_times=0.0, arrival_time=0.0, model_name="m",
+    ...                  model_version=1, inputs=[{"x": i}], predictions=[0], classes=None,
     ...                  probabilities=None, latency_ms=1.0)
     >>> async def many_requests():
     ...     await asyncio.gather(*(recorder.record(request(i)) for i in range(50)))
