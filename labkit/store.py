@@ -157,11 +157,18 @@ class PredictionStore:
     ----------
     path
         The database file; created, with its folder, on first use.
+    autocheckpoint
+        ``False``: a commit never copies the write-ahead log into the database file
+        itself (SQLite does it every 4 MB, with a sync to disk that the commit then
+        waits for); :meth:`checkpoint`, called from another thread, does it instead. A
+        service's recorder works this way, so no request waits for that copy.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, autocheckpoint: bool = True) -> None:
         self.path = Path(path)
+        self.autocheckpoint = autocheckpoint
         self._connection: sqlite3.Connection | None = None
+        self._checkpointer: sqlite3.Connection | None = None
 
     def __repr__(self) -> str:
         return f"PredictionStore({str(self.path)!r})"
@@ -173,10 +180,34 @@ class PredictionStore:
         self.close()
 
     def close(self) -> None:
-        """Close the connection; the store opens a new one if used again."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        """Close the connections; the store opens new ones if used again."""
+        for connection in (self._connection, self._checkpointer):
+            if connection is not None:
+                connection.close()
+        self._connection = self._checkpointer = None
+
+    def checkpoint(self) -> None:
+        """Copy what is committed from the write-ahead log into the database file.
+
+        It runs on a connection of its own and waits for no writer (SQLite's passive
+        checkpoint), so it may run in one thread while another commits. Nothing is
+        more durable after it: a commit is kept from the moment it is in the log.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> store = PredictionStore(pathlib.Path(tempfile.mkdtemp()) / "monitor.db", autocheckpoint=False)
+        >>> store.log([{"request_id": "r-0", "model_name": "weather", "model_version": 1, "inputs": {"wind": 3.2},
+        ...             "prediction": True, "probabilities": None, "latency_ms": 1.5}])
+        >>> store.checkpoint()
+        >>> len(store)
+        1
+        """
+        if self._checkpointer is None:
+            self._connect()  # the file exists, in WAL mode, before the checkpointer opens it
+            # check_same_thread=False: a service checkpoints from a worker thread, one at a time.
+            self._checkpointer = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def log(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Commit predictions, all or none: one row per predicted record.
@@ -445,6 +476,8 @@ class PredictionStore:
                     if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                         connection.execute("PRAGMA journal_mode=WAL")
                     connection.execute("PRAGMA synchronous=NORMAL")
+                    if not self.autocheckpoint:
+                        connection.execute("PRAGMA wal_autocheckpoint=0")
                     connection.executescript(_SCHEMA)
                     break
                 except sqlite3.OperationalError as error:

@@ -175,6 +175,18 @@ def test_ids_that_only_look_alike_are_not_named_twice(store):
     assert len(store) == 5
 
 
+def test_without_autocheckpoint_commits_stay_in_the_log_until_a_checkpoint(tmp_path):
+    store = PredictionStore(tmp_path / "monitor.db", autocheckpoint=False)
+    text = {"weather": "a fairly long value that fills the log " * 2}
+    store.log_batches([batch(prefix=f"p{i}", n=1000, inputs=[text] * 1000) for i in range(60)])  # about 6 MB
+    before = store.path.stat().st_size  # SQLite would have copied the log into the file at 4 MB
+
+    store.checkpoint()
+
+    assert store.path.stat().st_size > before + 4_000_000
+    assert len(store) == 60_000
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [

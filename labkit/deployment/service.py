@@ -181,12 +181,14 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         # in training, so scikit-learn's second scan for them can then be skipped.
         finite = not any(column.nullable for column in schema.columns)
         app.state.served = _Served(entry, settings.alias, schema, Predictor(model, assume_finite=finite))
-        store = PredictionStore(settings.store) if settings.store is not None else None
+        # The recorder checkpoints in the background, so no request waits for it.
+        store = PredictionStore(settings.store, autocheckpoint=False) if settings.store is not None else None
         app.state.recorder = Recorder(store) if store is not None else None
         try:
             yield
         finally:
             if store is not None:
+                await app.state.recorder.wait()
                 store.close()
 
     # FastAPI's own /docs page loads Swagger UI from a CDN; labkit works offline, so
