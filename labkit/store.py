@@ -10,6 +10,13 @@ in the store even if the server is killed right after. ``synchronous=NORMAL`` ke
 commit safe when the process dies, which is what a service's crash is; a power cut may
 lose the last commits, a trade every WAL database offers.
 
+Each request is one row of ``batches``, whatever its number of records: its records,
+predictions and probabilities as JSON arrays. A service names the records of a request
+``p-0``, ``p-1``, ... after one random prefix ``p`` and the store indexes that prefix
+alone, so a 1000-record request is one insert and one index entry; ids given one by one
+(:meth:`PredictionStore.log`) are indexed each, in ``request_ids``.
+:meth:`PredictionStore.frame` spells every id out again, one row per record.
+
 Labels arrive later (did it rain tomorrow?) and are attached by request id. A label for
 an id the store does not know is reported back, never dropped silently; a second label
 for the same id is refused, never overwritten.
