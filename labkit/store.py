@@ -40,6 +40,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -176,6 +177,9 @@ class PredictionStore:
         self.autocheckpoint = autocheckpoint
         self._connection: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None
+        # One thread at a time on the connection: a service commits in one thread and
+        # labels in another, and one connection holds one transaction, not one per thread.
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"PredictionStore({str(self.path)!r})"
@@ -211,7 +215,8 @@ class PredictionStore:
         1
         """
         if self._checkpointer is None:
-            self._connect()  # the file exists, in WAL mode, before the checkpointer opens it
+            with self._lock:
+                self._connect()  # the file exists, in WAL mode, before the checkpointer opens it
             # check_same_thread=False: a service checkpoints from a worker thread, one at a time.
             self._checkpointer = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
         self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
@@ -286,9 +291,8 @@ class PredictionStore:
         1     7f3a-1   0.5       False         0.2  False
         """
         rows = [_encoded(batch) for batch in batches]  # all checked before anything is written
-        connection = self._connect()
         try:
-            with connection:
+            with self._lock, self._connect() as connection:
                 for batch, row in zip(batches, rows):
                     cursor = connection.execute(
                         "INSERT INTO batches (first_event, last_event, event_times, arrival_time, model_name, "
@@ -347,8 +351,7 @@ class PredictionStore:
                 request_ids=twice,
             )
         when = seconds_since_epoch(at, default=time.time())
-        connection = self._connect()
-        with connection:
+        with self._lock, self._connect() as connection:
             # BEGIN IMMEDIATE takes the write lock first, so the check and the writes see
             # the same rows even when another process labels the same ids meanwhile.
             connection.execute("BEGIN IMMEDIATE")
@@ -408,15 +411,16 @@ class PredictionStore:
             if value is not None:
                 where.append(clause)
                 parameters.append(value)
-        connection = self._connect()
         query = (
             "SELECT event_times, arrival_time, model_name, model_version, records, request_prefix, request_ids, "
             "inputs, predictions, classes, probabilities, latency_ms FROM batches"
             + (f" WHERE {' AND '.join(where)}" if where else "")
             + " ORDER BY id"
         )
-        batches = connection.execute(query, parameters).fetchall()
-        labels = {row[0]: (row[1], row[2]) for row in connection.execute("SELECT request_id, label, label_time FROM labels")}
+        with self._lock:
+            connection = self._connect()
+            batches = connection.execute(query, parameters).fetchall()
+            labels = {row[0]: (row[1], row[2]) for row in connection.execute("SELECT request_id, label, label_time FROM labels")}
         frame = _frame(batches, labels)
         keep = pd.Series(True, index=frame.index)
         if low is not None:
@@ -439,8 +443,7 @@ class PredictionStore:
              None if pd.isna(row["threshold"]) else float(row["threshold"]), str(row["message"]))
             for row in alerts.to_dict(orient="records")
         ]
-        connection = self._connect()
-        with connection:
+        with self._lock, self._connect() as connection:
             before = connection.total_changes
             connection.executemany(
                 "INSERT OR IGNORE INTO alerts (time, rule, measure, value, threshold, message) VALUES (?, ?, ?, ?, ?, ?)",
@@ -460,7 +463,11 @@ class PredictionStore:
             parameters.append(rule)
         query = "SELECT time, rule, measure, value, threshold, message FROM alerts" + (
             f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY time, rule"
-        rows = self._connect().execute(query, parameters).fetchall() if self.path.exists() else []
+        if not self.path.exists():
+            rows = []
+        else:
+            with self._lock:
+                rows = self._connect().execute(query, parameters).fetchall()
         frame = pd.DataFrame(rows, columns=["time", "rule", "measure", "value", "threshold", "message"])
         frame["time"] = pd.to_datetime(frame["time"].astype(float), unit="s", utc=True)
         return frame
@@ -468,7 +475,8 @@ class PredictionStore:
     def __len__(self) -> int:
         if not self.path.exists():
             return 0
-        return int(self._connect().execute("SELECT COALESCE(SUM(records), 0) FROM batches").fetchone()[0])
+        with self._lock:
+            return int(self._connect().execute("SELECT COALESCE(SUM(records), 0) FROM batches").fetchone()[0])
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:

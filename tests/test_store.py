@@ -345,3 +345,29 @@ def test_every_answered_prediction_survives_a_sigkill_of_the_server(weather_regi
     stored = set(PredictionStore(path).frame()["request_id"])
     assert len(answered) >= 300
     assert set(answered) <= stored  # every answer a client got is in the store
+
+
+def test_one_store_used_from_two_threads_keeps_their_transactions_apart(store):
+    # A service does this: the recorder commits in one thread while /feedback labels in another.
+    store.log_batches([batch(prefix="first", n=1)])
+    errors = []
+
+    def commit() -> None:
+        try:
+            for i in range(300):
+                store.log_batches([batch(prefix=f"p{i}", n=1)])
+        except Exception as error:  # collected: an exception in a thread would not fail the test
+            errors.append(error)
+
+    writer = threading.Thread(target=commit)
+    writer.start()
+    labelled = 0
+    try:
+        while writer.is_alive():
+            labelled += store.add_labels([f"p{labelled}-0"], [True]).matched
+    except Exception as error:
+        errors.append(error)
+    writer.join()
+
+    assert errors == []
+    assert len(store) == 301 and len(store.frame(labelled=True)) == labelled
