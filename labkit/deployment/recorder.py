@@ -72,7 +72,8 @@ class Recorder:
         """Return once no commit or checkpoint is running, as before closing the store."""
         for task in (self._committing, self._checkpointing):
             if task is not None:
-                await asyncio.gather(task, return_exceptions=True)  # their errors went to the requests
+                # A commit's error went to its requests; a checkpoint's is retried by the next one.
+                await asyncio.gather(task, return_exceptions=True)
 
     async def _commit_while_waiting(self) -> None:
         while self._waiting:
