@@ -1,7 +1,8 @@
 """How fast does labkit serve a model, next to a minimal hand-written FastAPI app?
 
 One run trains the course's running example (a scikit-learn pipeline fitted on 2012),
-registers it, and serves that same version twice, each in its own process on 127.0.0.1:
+registers it, and serves that same version three times, each in its own process on
+127.0.0.1:
 
 - ``labkit``: :func:`labkit.deploy`, the service the notebooks use;
 - ``logged``: the same, started with ``store=``, so it commits every prediction to the
@@ -9,10 +10,10 @@ registers it, and serves that same version twice, each in its own process on 127
 - ``bare``: ``bench/bare_app.py``, the service most tutorials show (a pydantic model of
   one record, an ``async def`` handler, ``model.predict`` on a DataFrame).
 
-Both are loaded by the same client, ``wrk``, posting the same JSON body again and again:
+All are loaded by the same client, ``wrk``, posting the same JSON body again and again:
 one record, then 1000 records (rows of 2013-2015, the days the model serves in the
-course). Each server is warmed up first; then every measurement is repeated, labkit and
-bare interleaved so a noisy neighbour hurts both alike, and the median of the repeats is
+course). Each server is warmed up first; then every measurement is repeated, the servers
+interleaved so a noisy neighbour hurts all alike, and the median of the repeats is
 reported: requests per second, rows per second, p50/p99 latency, and the server
 process's CPU time per request.
 
@@ -147,9 +148,19 @@ class Run:
         return self.requests_per_s * self.rows
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the options, run the benchmark, print the table; return the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+@dataclass(frozen=True)
+class Measured:
+    """What one benchmark run gives: every run, the machine, and what the logging server stored."""
+
+    runs: list[Run]
+    machine: dict[str, Any]
+    stored_rows: int | None
+    answered_rows: int
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """The options every serving benchmark takes (``monitoring.py`` uses them too)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--duration", type=int, default=5, help="whole seconds per measured run, wrk -d (default: 5)")
     parser.add_argument(
         "--warmup", type=int, default=2,
@@ -176,13 +187,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--json", type=Path, default=None,
         help="also write every run and the medians to this JSON file",
     )
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse and check the options."""
     arguments = parser.parse_args(argv)
     if min(arguments.duration, arguments.warmup, arguments.repeats, arguments.threads, min(arguments.rows)) < 1:
         parser.error("expected --duration, --warmup, --repeats, --threads and --rows to be at least 1")
     if arguments.connections < arguments.threads:
         parser.error(f"expected --connections >= --threads; got {arguments.connections} < {arguments.threads}")
+    return arguments
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the options, run the benchmark, print the table; return the exit status."""
+    arguments = parse(parser(__doc__.splitlines()[0]), argv)
+    measured = measure(arguments, SERVERS)
+    summary = medians(measured.runs)
+    print(markdown(summary, arguments, measured.machine))
+    write_json(arguments, measured, summary)
+    return 0
+
+
+def measure(arguments: argparse.Namespace, servers: Sequence[str]) -> Measured:
+    """Start ``servers`` (names from :data:`SERVERS`), warm each up, then load them in turn, repeatedly."""
     wrk = _find_wrk()
-    # Turn SIGTERM into SystemExit, so the `with` blocks below stop both servers.
+    # Turn SIGTERM into SystemExit, so the `with` blocks below stop every server.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     with tempfile.TemporaryDirectory(prefix="labkit-bench-") as scratch:
@@ -193,56 +224,67 @@ def main(argv: Sequence[str] | None = None) -> int:
         script = workdir / "post.lua"
         script.write_text(WRK_SCRIPT, encoding="utf-8")
         machine = _machine(wrk)
-        with contextlib.ExitStack() as servers:
-            _progress("starting the three servers ...")
-            deployment = servers.enter_context(labkit.deploy(registry, MODEL_NAME, alias=ALIAS))
-            logged = servers.enter_context(
-                labkit.deploy(registry, MODEL_NAME, alias=ALIAS, store=workdir / "monitor.db")
-            )
-            urls = {"labkit": deployment.url, "logged": logged.url}
-            urls["bare"], bare_pid = servers.enter_context(_bare_server(registry.root, workdir))
-            pids = {"labkit": deployment.pid, "logged": logged.pid, "bare": bare_pid}
+        store = workdir / "monitor.db"
+        with contextlib.ExitStack() as running:
+            _progress(f"starting {', '.join(servers)} ...")
+            urls, pids = {}, {}
+            for server in servers:
+                if server == "bare":
+                    urls[server], pids[server] = running.enter_context(_bare_server(registry.root, workdir))
+                else:
+                    logs = {"store": store} if server == "logged" else {}
+                    deployment = running.enter_context(labkit.deploy(registry, MODEL_NAME, alias=ALIAS, **logs))
+                    urls[server], pids[server] = deployment.url, deployment.pid
             _check_same_answers(urls, bodies[max(bodies)])
 
-            def measure(server: str, rows: int, seconds: int, repeat: int) -> Run:
+            def one(server: str, rows: int, seconds: int, repeat: int) -> Run:
                 return _wrk(
                     wrk, script, f"{urls[server]}/predict", bodies[rows], pids[server], server=server, rows=rows,
                     repeat=repeat, seconds=seconds, threads=arguments.threads, connections=arguments.connections,
                     max_requests=arguments.max_requests,
                 )
 
+            answered = {server: max(bodies) for server in servers}  # the answer check above
             for rows in arguments.rows:
-                for server in SERVERS:
+                for server in servers:
                     _progress(f"warming up {server} with {rows}-row requests ({arguments.warmup:g} s)")
-                    measure(server, rows, arguments.warmup, repeat=-1)
+                    answered[server] += one(server, rows, arguments.warmup, repeat=-1).responses * rows
             runs = []
             for repeat in range(arguments.repeats):
-                # Alternate who goes first, so a drift in the machine's load favours neither.
-                order = SERVERS if repeat % 2 == 0 else SERVERS[::-1]
+                # Alternate who goes first, so a drift in the machine's load favours none.
+                order = servers if repeat % 2 == 0 else servers[::-1]
                 for rows in arguments.rows:
                     for server in order:
-                        run = measure(server, rows, arguments.duration, repeat)
+                        run = one(server, rows, arguments.duration, repeat)
                         runs.append(run)
+                        answered[server] += run.responses * rows
                         _progress(
                             f"[{repeat + 1}/{arguments.repeats}] {server:6} {rows:5} rows: "
                             f"{run.requests_per_s:8.1f} req/s, p50 {run.p50_ms:6.1f} ms, p99 {run.p99_ms:6.1f} ms, "
                             f"server CPU {run.server_cpu_ms or float('nan'):6.2f} ms/request"
                             + ("  (stopped at --max-requests)" if run.capped else "")
                         )
+        # Read once every server has stopped: what the logging server committed, all of it.
+        stored = len(labkit.PredictionStore(store)) if "logged" in servers else None
 
     machine["load_average_at_end"] = _load_average()
-    summary = _medians(runs)
-    print(_markdown(summary, arguments, machine))
-    if arguments.json is not None:
-        report = {
-            "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(arguments).items()},
-            "machine": machine,
-            "medians": summary,
-            "runs": [{**asdict(run), "rows_per_s": run.rows_per_s} for run in runs],
-        }
-        arguments.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        _progress(f"wrote {arguments.json}")
-    return 0
+    return Measured(runs, machine, stored, answered.get("logged", 0))
+
+
+def write_json(arguments: argparse.Namespace, measured: Measured, summary: dict[str, Any]) -> None:
+    """Write every run and the medians to ``--json``, if it was given."""
+    if arguments.json is None:
+        return
+    report = {
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(arguments).items()},
+        "machine": measured.machine,
+        "stored_rows": measured.stored_rows,
+        "answered_rows": measured.answered_rows,
+        "medians": summary,
+        "runs": [{**asdict(run), "rows_per_s": run.rows_per_s} for run in measured.runs],
+    }
+    arguments.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    _progress(f"wrote {arguments.json}")
 
 
 def _find_wrk() -> str:
@@ -337,7 +379,7 @@ def _check_same_answers(urls: dict[str, str], body: Path) -> None:
         )
         response.raise_for_status()
         answers[server] = response.json()["predictions"]
-    if any(answer != answers["bare"] for answer in answers.values()):
+    if any(answer != next(iter(answers.values())) for answer in answers.values()):
         raise RuntimeError("expected every server to predict alike for the same records; they differ")
 
 
@@ -383,7 +425,7 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _medians(runs: list[Run]) -> dict[str, dict[str, dict[str, float | None]]]:
+def medians(runs: list[Run]) -> dict[str, dict[str, dict[str, float | None]]]:
     """``{"1": {"labkit": {"requests_per_s": ...}, "bare": {...}}, "1000": ...}``, medians over repeats."""
     summary: dict[str, dict[str, dict[str, float | None]]] = {}
     for run in runs:
@@ -400,7 +442,7 @@ def _medians(runs: list[Run]) -> dict[str, dict[str, dict[str, float | None]]]:
     return summary
 
 
-def _markdown(
+def markdown(
     summary: dict[str, dict[str, dict[str, float | None]]], arguments: argparse.Namespace, machine: dict[str, Any]
 ) -> str:
     lines = [

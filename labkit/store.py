@@ -14,6 +14,13 @@ A service also keeps the requests it refused (time, endpoint, status, error code
 monitoring can read an error rate beside the latency of the requests it answered; see
 :meth:`PredictionStore.refusals` and :func:`labkit.monitoring.service_over_time`.
 
+Each request is one row of ``batches``, whatever its number of records: its records,
+predictions and probabilities as JSON arrays. A service names the records of a request
+``p-0``, ``p-1``, ... after one random prefix ``p`` and the store indexes that prefix
+alone, so a 1000-record request is one insert and one index entry; ids given one by one
+(:meth:`PredictionStore.log`) are indexed each, in ``request_ids``.
+:meth:`PredictionStore.frame` spells every id out again, one row per record.
+
 Labels arrive later (did it rain tomorrow?) and are attached by request id. A label for
 an id the store does not know is reported back, never dropped silently; a second label
 for the same id is refused, never overwritten.
@@ -37,6 +44,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,21 +60,24 @@ __all__ = ["Batch", "LabelReport", "PredictionStore", "seconds_since_epoch"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
-    id            INTEGER PRIMARY KEY,
-    first_event   REAL NOT NULL,
-    last_event    REAL NOT NULL,
-    event_times   TEXT NOT NULL,
-    arrival_time  REAL NOT NULL,
-    model_name    TEXT NOT NULL,
-    model_version INTEGER NOT NULL,
-    request_ids   TEXT NOT NULL,
-    inputs        TEXT NOT NULL,
-    predictions   TEXT NOT NULL,
-    classes       TEXT,
-    probabilities TEXT,
-    latency_ms    REAL
+    id             INTEGER PRIMARY KEY,
+    first_event    REAL NOT NULL,
+    last_event     REAL NOT NULL,
+    event_times    TEXT NOT NULL,
+    arrival_time   REAL NOT NULL,
+    model_name     TEXT NOT NULL,
+    model_version  INTEGER NOT NULL,
+    records        INTEGER NOT NULL,
+    request_prefix TEXT,
+    request_ids    TEXT,
+    inputs         TEXT NOT NULL,
+    predictions    TEXT NOT NULL,
+    classes        TEXT,
+    probabilities  TEXT,
+    latency_ms     REAL
 );
 CREATE INDEX IF NOT EXISTS batches_by_time ON batches (first_event, last_event);
+CREATE UNIQUE INDEX IF NOT EXISTS batches_by_prefix ON batches (request_prefix);
 CREATE TABLE IF NOT EXISTS request_ids (
     request_id TEXT PRIMARY KEY,
     batch      INTEGER NOT NULL
@@ -132,37 +143,46 @@ class LabelReport:
     unknown: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Batch:
     """One request's predictions, stored as one row: what a service commits.
 
+    The store encodes the values itself (in :meth:`PredictionStore.log_batches`), so a
+    service hands over what it already has and encoding runs in the thread that commits.
+
     Parameters
     ----------
-    request_ids, event_times
-        One per record; times in seconds since 1970 (UTC).
+    request_prefix, request_ids
+        Exactly one of them. A prefix ``p`` names the records ``p-0``, ``p-1``, ... in
+        order and costs one index entry for the whole request (what a service sends);
+        ``request_ids`` lists one id per record, each indexed on its own.
+    event_times
+        One time per record, or one for all of them; seconds since 1970 (UTC).
     arrival_time
         When the request arrived.
     model_name, model_version
         What answered.
     inputs
-        The records as a JSON array (bytes), column to value.
+        The records, column to value.
     predictions
-        One per record.
+        One per record (a list or an array).
     classes, probabilities
-        The classes, and one row of probabilities per record; ``None`` without them.
+        The classes, and one row of probabilities per record (a list of lists or a 2-D
+        array); ``None`` without them.
     latency_ms
         The request's time in the service.
     """
 
-    request_ids: list[str]
-    event_times: list[float]
+    request_prefix: str | None = None
+    request_ids: Sequence[str] | None = None
+    event_times: float | Sequence[float]
     arrival_time: float
     model_name: str
     model_version: int
-    inputs: bytes
-    predictions: list[Any]
-    classes: list[Any] | None
-    probabilities: list[list[float]] | None
+    inputs: Sequence[Mapping[str, Any]]
+    predictions: Sequence[Any]
+    classes: Sequence[Any] | None
+    probabilities: Sequence[Sequence[float]] | None
     latency_ms: float | None
 
 
@@ -173,11 +193,21 @@ class PredictionStore:
     ----------
     path
         The database file; created, with its folder, on first use.
+    autocheckpoint
+        ``False``: a commit never copies the write-ahead log into the database file
+        itself (SQLite does it every 4 MB, with a sync to disk that the commit then
+        waits for); :meth:`checkpoint`, called from another thread, does it instead. A
+        service's recorder works this way, so no request waits for that copy.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, autocheckpoint: bool = True) -> None:
         self.path = Path(path)
+        self.autocheckpoint = autocheckpoint
         self._connection: sqlite3.Connection | None = None
+        self._checkpointer: sqlite3.Connection | None = None
+        # One thread at a time on the connection: a service commits in one thread and
+        # labels in another, and one connection holds one transaction, not one per thread.
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"PredictionStore({str(self.path)!r})"
@@ -189,10 +219,35 @@ class PredictionStore:
         self.close()
 
     def close(self) -> None:
-        """Close the connection; the store opens a new one if used again."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        """Close the connections; the store opens new ones if used again."""
+        for connection in (self._connection, self._checkpointer):
+            if connection is not None:
+                connection.close()
+        self._connection = self._checkpointer = None
+
+    def checkpoint(self) -> None:
+        """Copy what is committed from the write-ahead log into the database file.
+
+        It runs on a connection of its own and waits for no writer (SQLite's passive
+        checkpoint), so it may run in one thread while another commits. Nothing is
+        more durable after it: a commit is kept from the moment it is in the log.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> store = PredictionStore(pathlib.Path(tempfile.mkdtemp()) / "monitor.db", autocheckpoint=False)
+        >>> store.log([{"request_id": "r-0", "model_name": "weather", "model_version": 1, "inputs": {"wind": 3.2},
+        ...             "prediction": True, "probabilities": None, "latency_ms": 1.5}])
+        >>> store.checkpoint()
+        >>> len(store)
+        1
+        """
+        if self._checkpointer is None:
+            with self._lock:
+                self._connect()  # the file exists, in WAL mode, before the checkpointer opens it
+            # check_same_thread=False: a service checkpoints from a worker thread, one at a time.
+            self._checkpointer = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def log(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Commit predictions, all or none: one row per predicted record.
@@ -226,7 +281,7 @@ class PredictionStore:
                 arrival_time=arrival,
                 model_name=name,
                 model_version=version,
-                inputs=orjson.dumps([row["inputs"] for row in group], default=_plain, option=orjson.OPT_SERIALIZE_NUMPY),
+                inputs=[row["inputs"] for row in group],
                 predictions=[row["prediction"] for row in group],
                 classes=classes,
                 probabilities=None if classes is None else [[p[c] for c in classes] for p in probabilities],
@@ -237,36 +292,50 @@ class PredictionStore:
     def log_batches(self, batches: Sequence[Batch]) -> None:
         """Commit whole requests, all or none: what a service does, many requests per commit.
 
-        One row per request, not per record, keeps a 1000-record request one insert.
+        A request is one row whatever its number of records, and a request named by a
+        prefix is one index entry, so a 1000-record request costs one insert, not 1000.
+        The values are encoded as JSON here, in the thread that commits, not in the one
+        that serves requests.
 
         Raises
         ------
         LabkitError
-            A request id is already in the store (nothing is written).
+            A request id is already in the store, or a batch does not hold one value per
+            record (nothing is written).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> store = PredictionStore(pathlib.Path(tempfile.mkdtemp()) / "monitor.db")
+        >>> store.log_batches([Batch(
+        ...     request_prefix="7f3a", event_times=1356998400.0, arrival_time=1356998400.0, model_name="weather",
+        ...     model_version=1, inputs=[{"wind": 3.2}, {"wind": 0.5}], predictions=[True, False],
+        ...     classes=[False, True], probabilities=[[0.3, 0.7], [0.8, 0.2]], latency_ms=1.5)])
+        >>> store.add_labels(["7f3a-1", "7f3a-2"], [False, True])
+        LabelReport(matched=1, unknown=['7f3a-2'])
+        >>> store.frame()[["request_id", "wind", "prediction", "proba_True", "label"]]
+          request_id  wind  prediction  proba_True  label
+        0     7f3a-0   3.2        True         0.7   None
+        1     7f3a-1   0.5       False         0.2  False
         """
-        connection = self._connect()
+        rows = [_encoded(batch) for batch in batches]  # all checked before anything is written
         try:
-            with connection:
-                for batch in batches:
+            with self._lock, self._connect() as connection:
+                for batch, row in zip(batches, rows):
                     cursor = connection.execute(
                         "INSERT INTO batches (first_event, last_event, event_times, arrival_time, model_name, "
-                        "model_version, request_ids, inputs, predictions, classes, probabilities, latency_ms) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            min(batch.event_times), max(batch.event_times), orjson.dumps(batch.event_times).decode(),
-                            batch.arrival_time, batch.model_name, batch.model_version,
-                            orjson.dumps(batch.request_ids).decode(), bytes(batch.inputs).decode(),
-                            orjson.dumps(batch.predictions, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
-                            None if batch.classes is None else orjson.dumps(batch.classes).decode(),
-                            None if batch.probabilities is None
-                            else orjson.dumps(batch.probabilities, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
-                            batch.latency_ms,
-                        ),
+                        "model_version, records, request_prefix, request_ids, inputs, predictions, classes, "
+                        "probabilities, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        row,
                     )
-                    connection.executemany(
-                        "INSERT INTO request_ids (request_id, batch) VALUES (?, ?)",
-                        [(request_id, cursor.lastrowid) for request_id in batch.request_ids],
-                    )
+                    if batch.request_ids is not None:
+                        connection.executemany(
+                            "INSERT INTO request_ids (request_id, batch) VALUES (?, ?)",
+                            [(str(request_id), cursor.lastrowid) for request_id in batch.request_ids],
+                        )
+                    taken = _named_twice(connection, batch)
+                    if taken is not None:
+                        raise sqlite3.IntegrityError(f"{taken!r} is named both by a prefix and by a list")
         except sqlite3.IntegrityError as error:
             raise LabkitError(
                 f"expected new request ids; got one already in {self.path} ({error}); "
@@ -310,17 +379,12 @@ class PredictionStore:
                 request_ids=twice,
             )
         when = seconds_since_epoch(at, default=time.time())
-        connection = self._connect()
-        with connection:  # one transaction: the check and the writes see the same rows
-            known: dict[str, str | None] = {}
-            for start in range(0, len(ids), 500):  # SQLite limits the parameters of one statement
-                part = ids[start : start + 500]
-                marks = ",".join("?" * len(part))
-                known.update(connection.execute(
-                    f"SELECT r.request_id, l.label FROM request_ids r LEFT JOIN labels l USING (request_id) "
-                    f"WHERE r.request_id IN ({marks})", part,
-                ).fetchall())
-            labelled = sorted(i for i in ids if known.get(i) is not None)
+        with self._lock, self._connect() as connection:
+            # BEGIN IMMEDIATE takes the write lock first, so the check and the writes see
+            # the same rows even when another process labels the same ids meanwhile.
+            connection.execute("BEGIN IMMEDIATE")
+            known = _known(connection, ids)
+            labelled = sorted(_labelled(connection, [i for i in ids if i in known]))
             if labelled:
                 raise LabelError(
                     f"expected request ids without a label yet; got {len(labelled)} already labelled "
@@ -375,15 +439,16 @@ class PredictionStore:
             if value is not None:
                 where.append(clause)
                 parameters.append(value)
-        connection = self._connect()
         query = (
-            "SELECT event_times, arrival_time, model_name, model_version, request_ids, inputs, predictions, "
-            "classes, probabilities, latency_ms FROM batches"
+            "SELECT event_times, arrival_time, model_name, model_version, records, request_prefix, request_ids, "
+            "inputs, predictions, classes, probabilities, latency_ms FROM batches"
             + (f" WHERE {' AND '.join(where)}" if where else "")
             + " ORDER BY id"
         )
-        batches = connection.execute(query, parameters).fetchall()
-        labels = {row[0]: (row[1], row[2]) for row in connection.execute("SELECT request_id, label, label_time FROM labels")}
+        with self._lock:
+            connection = self._connect()
+            batches = connection.execute(query, parameters).fetchall()
+            labels = {row[0]: (row[1], row[2]) for row in connection.execute("SELECT request_id, label, label_time FROM labels")}
         frame = _frame(batches, labels)
         keep = pd.Series(True, index=frame.index)
         if low is not None:
@@ -418,8 +483,7 @@ class PredictionStore:
              None if pd.isna(row["threshold"]) else float(row["threshold"]), str(row["message"]))
             for row in alerts.to_dict(orient="records")
         ]
-        connection = self._connect()
-        with connection:
+        with self._lock, self._connect() as connection:
             before = connection.total_changes
             connection.executemany(
                 "INSERT OR IGNORE INTO alerts (time, rule, measure, value, threshold, message) VALUES (?, ?, ?, ?, ?, ?)",
@@ -439,7 +503,11 @@ class PredictionStore:
             parameters.append(rule)
         query = "SELECT time, rule, measure, value, threshold, message FROM alerts" + (
             f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY time, rule"
-        rows = self._connect().execute(query, parameters).fetchall() if self.path.exists() else []
+        if not self.path.exists():
+            rows = []
+        else:
+            with self._lock:
+                rows = self._connect().execute(query, parameters).fetchall()
         frame = pd.DataFrame(rows, columns=_ALERT_COLUMNS)
         frame["time"] = pd.to_datetime(frame["time"].astype(float), unit="s", utc=True)
         # Floats even when every row lacks one (a detector's alarm has no threshold): NaN, not None.
@@ -482,8 +550,7 @@ class PredictionStore:
                 f"{len(event_times)} and {len(predictions)}; fix: pass one of each per record"
             )
         times = [seconds_since_epoch(t) for t in event_times]
-        connection = self._connect()
-        with connection:
+        with self._lock, self._connect() as connection:
             connection.execute(
                 "INSERT INTO shadow (first_event, event_times, model_name, model_version, request_ids, predictions, "
                 "classes, probabilities, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -531,10 +598,9 @@ class PredictionStore:
         if version is not None:
             where.append("model_version = ?")
             parameters.append(int(version))
-        rows = self._connect().execute(
-            "SELECT event_times, model_name, model_version, request_ids, predictions, classes, probabilities, latency_ms "
-            "FROM shadow" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id", parameters,
-        ).fetchall()
+        query = ("SELECT event_times, model_name, model_version, request_ids, predictions, classes, probabilities, "
+                 "latency_ms FROM shadow" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id")
+        rows = self._read(query, parameters)
         records: list[dict[str, Any]] = []
         for event_times, name, number, ids, answers, classes, probas, latency in rows:
             labels_of = [str(c) for c in orjson.loads(classes)] if classes is not None else []
@@ -581,9 +647,9 @@ class PredictionStore:
         0 2013-01-01 00:00:00+00:00        3         4.0
         """
         where, parameters = self._between("first_event", start, end)
-        query = ("SELECT first_event, arrival_time, model_name, model_version, json_array_length(request_ids), "
+        query = ("SELECT first_event, arrival_time, model_name, model_version, records, "
                  f"latency_ms FROM batches{where} ORDER BY first_event, id")
-        rows = self._connect().execute(query, parameters).fetchall() if self.path.exists() else []
+        rows = self._read(query, parameters)
         frame = pd.DataFrame(rows, columns=["event_time", "arrival_time", "model_name", "model_version", "records",
                                             "latency_ms"])
         for column in ("event_time", "arrival_time"):
@@ -616,8 +682,7 @@ class PredictionStore:
             What the service serves, when known.
         """
         arrival = seconds_since_epoch(arrival_time, default=time.time())
-        connection = self._connect()
-        with connection:
+        with self._lock, self._connect() as connection:
             connection.execute(
                 "INSERT INTO refusals (event_time, arrival_time, endpoint, status, error_code, model_name, model_version) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -651,7 +716,7 @@ class PredictionStore:
         where, parameters = self._between("event_time", start, end)
         query = ("SELECT event_time, arrival_time, endpoint, status, error_code, model_name, model_version "
                  f"FROM refusals{where} ORDER BY event_time, rowid")
-        rows = self._connect().execute(query, parameters).fetchall() if self.path.exists() else []
+        rows = self._read(query, parameters)
         frame = pd.DataFrame(rows, columns=["event_time", "arrival_time", "endpoint", "status", "error_code",
                                             "model_name", "model_version"])
         for column in ("event_time", "arrival_time"):
@@ -668,10 +733,18 @@ class PredictionStore:
                 parameters.append(seconds_since_epoch(value))
         return (f" WHERE {' AND '.join(where)}" if where else ""), parameters
 
+    def _read(self, query: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows of a query, or none when the file does not exist yet (reading never creates it)."""
+        if not self.path.exists():
+            return []
+        with self._lock:
+            return self._connect().execute(query, parameters).fetchall()
+
     def __len__(self) -> int:
         if not self.path.exists():
             return 0
-        return int(self._connect().execute("SELECT COUNT(*) FROM request_ids").fetchone()[0])
+        with self._lock:
+            return int(self._connect().execute("SELECT COALESCE(SUM(records), 0) FROM batches").fetchone()[0])
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -686,6 +759,8 @@ class PredictionStore:
                     if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                         connection.execute("PRAGMA journal_mode=WAL")
                     connection.execute("PRAGMA synchronous=NORMAL")
+                    if not self.autocheckpoint:
+                        connection.execute("PRAGMA wal_autocheckpoint=0")
                     connection.executescript(_SCHEMA)
                     break
                 except sqlite3.OperationalError as error:
@@ -727,6 +802,102 @@ def seconds_since_epoch(value: Any, *, default: float | None = None) -> float:
     return stamp.timestamp()
 
 
+def _encoded(batch: Batch) -> tuple[Any, ...]:
+    """The values of one ``batches`` row, checked: one of everything per record."""
+    n = len(batch.inputs)
+    if (batch.request_prefix is None) == (batch.request_ids is None):
+        raise LabkitError(
+            f"expected a batch named by request_prefix or by request_ids; got "
+            f"{'both' if batch.request_ids is not None else 'neither'}; fix: pass exactly one of them"
+        )
+    if isinstance(batch.event_times, (int, float)):
+        first = last = float(batch.event_times)
+        event_times = orjson.dumps(first)  # one time for every record, kept once
+    else:
+        first, last = (min(batch.event_times), max(batch.event_times)) if n else (batch.arrival_time,) * 2
+        event_times = orjson.dumps(batch.event_times, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY)
+    per_record = {"event_times": None if isinstance(batch.event_times, (int, float)) else batch.event_times,
+                  "request_ids": batch.request_ids, "predictions": batch.predictions,
+                  "probabilities": batch.probabilities}
+    for what, values in per_record.items():
+        if values is not None and len(values) != n:
+            raise LabkitError(
+                f"expected one of {what} per record ({n}); got {len(values)}; nothing was written; "
+                "fix: build the batch from one request's records and answers"
+            )
+
+    def encode(values: Any) -> str | None:
+        if values is None:
+            return None
+        return orjson.dumps(values, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+    return (
+        first, last, event_times.decode(), batch.arrival_time, batch.model_name, batch.model_version, n,
+        batch.request_prefix, encode(None if batch.request_ids is None else [str(i) for i in batch.request_ids]),
+        encode(batch.inputs), encode(batch.predictions), encode(batch.classes), encode(batch.probabilities),
+        batch.latency_ms,
+    )
+
+
+def _numbered(request_id: str) -> tuple[str, int] | None:
+    """``("p", 3)`` for ``"p-3"``, the fourth record of the request named by prefix ``p``; else None."""
+    prefix, dash, number = request_id.rpartition("-")
+    # Only the number a prefix gives ("3", never "03" or "+3") names a record.
+    if dash and number.isascii() and number.isdigit() and (number == "0" or number[0] != "0"):
+        return prefix, int(number)
+    return None
+
+
+def _named_twice(connection: sqlite3.Connection, batch: Batch) -> str | None:
+    """An id of ``batch`` that is also named the other way (by a prefix, or in a list); None if none is.
+
+    The unique indexes see two equal prefixes or two equal listed ids, but not a listed
+    ``p-3`` beside a request of prefix ``p``: that takes these lookups.
+    """
+    if batch.request_prefix is None:
+        ids = [str(i) for i in batch.request_ids or ()]
+    else:
+        # The listed ids that begin with "p-" sort between "p-" and "p." ("." follows "-");
+        # those that number a record of this batch (inserted just before) are named twice.
+        ids = [i for (i,) in connection.execute(
+            "SELECT request_id FROM request_ids WHERE request_id > ? AND request_id < ?",
+            (f"{batch.request_prefix}-", f"{batch.request_prefix}."),
+        )]
+    twice = _numbered_known(connection, ids)
+    return next((i for i in ids if i in twice), None)
+
+
+def _known(connection: sqlite3.Connection, ids: list[str]) -> set[str]:
+    """Those of ``ids`` the store has a prediction for, listed or named by their request's prefix."""
+    listed = {i for (i,) in _rows_in(connection, "SELECT request_id FROM request_ids WHERE request_id", ids)}
+    return listed | _numbered_known(connection, [i for i in ids if i not in listed])
+
+
+def _numbered_known(connection: sqlite3.Connection, ids: list[str]) -> set[str]:
+    """Those of ``ids`` that are ``p-i`` of a stored request of prefix ``p`` with more than i records."""
+    wanted: dict[str, list[tuple[str, int]]] = {}
+    for request_id in ids:
+        parts = _numbered(request_id)
+        if parts is not None:
+            wanted.setdefault(parts[0], []).append((request_id, parts[1]))
+    stored = _rows_in(connection, "SELECT request_prefix, records FROM batches WHERE request_prefix", list(wanted))
+    return {i for prefix, records in stored for i, k in wanted[prefix] if k < records}
+
+
+def _labelled(connection: sqlite3.Connection, ids: list[str]) -> set[str]:
+    """Those of ``ids`` that already have a label."""
+    return {i for (i,) in _rows_in(connection, "SELECT request_id FROM labels WHERE request_id", ids)}
+
+
+def _rows_in(connection: sqlite3.Connection, query: str, values: list[str]) -> list[tuple[Any, ...]]:
+    """The rows of ``query IN (values)``, asked in parts: SQLite limits the parameters of one statement."""
+    rows = []
+    for start in range(0, len(values), 500):
+        part = values[start : start + 500]
+        rows += connection.execute(f"{query} IN ({','.join('?' * len(part))})", part).fetchall()
+    return rows
+
+
 def _plain(value: Any) -> Any:
     """What orjson cannot write itself: arrays of Python objects, NumPy scalars, timestamps."""
     if hasattr(value, "tolist"):
@@ -743,11 +914,10 @@ def _frame(batches: list[tuple[Any, ...]], labels: Mapping[str, tuple[str, float
         return pd.DataFrame(columns=[*base, "prediction", "latency_ms", "label", "label_time"])
     ids, events, arrivals, names, versions, inputs, predictions, latencies = [], [], [], [], [], [], [], []
     probabilities: list[dict[str, float]] = []
-    for event_times, arrival, name, version, request_ids, records, answers, classes, probas, latency in batches:
-        batch_ids = orjson.loads(request_ids)
-        n = len(batch_ids)
-        ids += batch_ids
-        events += orjson.loads(event_times)
+    for event_times, arrival, name, version, n, prefix, request_ids, records, answers, classes, probas, latency in batches:
+        ids += orjson.loads(request_ids) if prefix is None else [f"{prefix}-{i}" for i in range(n)]
+        times = orjson.loads(event_times)
+        events += times if isinstance(times, list) else [times] * n
         arrivals += [arrival] * n
         names += [name] * n
         versions += [version] * n

@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import re
 import signal
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 import labkit as lk
 from labkit.errors import LabelError, LabkitError
-from labkit.store import PredictionStore, seconds_since_epoch
+from labkit.store import Batch, PredictionStore, seconds_since_epoch
 
 
 def rows(ids, *, day: str = "2013-01-01", version: int = 1, model: str = "weather") -> list[dict]:
@@ -118,6 +119,88 @@ def test_a_request_id_is_logged_once(store):
     with pytest.raises(LabkitError, match="expected new request ids; got one already in"):
         store.log(rows(["b", "a"]))
     assert store.frame()["request_id"].tolist() == ["a"]  # all or none: b went with the refused batch
+
+
+def batch(*, prefix: str | None = None, ids: list[str] | None = None, n: int = 3, **changes) -> Batch:
+    """A request of ``n`` records as a service hands it over: named by a prefix, or by listed ids."""
+    values = dict(
+        request_prefix=prefix, request_ids=ids, event_times=1356998400.0, arrival_time=1356998400.0,
+        model_name="weather", model_version=1, inputs=[{"wind": float(i)} for i in range(n)],
+        predictions=np.arange(n) % 2 == 0, classes=[False, True], probabilities=np.full((n, 2), 0.5), latency_ms=1.0,
+    )
+    return Batch(**{**values, **changes})
+
+
+def test_ids_named_by_a_prefix_come_back_and_take_labels(store):
+    store.log_batches([batch(prefix="7f3a", n=3), batch(ids=["x", "y"], n=2)])
+
+    frame = store.frame()
+    assert frame["request_id"].tolist() == ["7f3a-0", "7f3a-1", "7f3a-2", "x", "y"]
+    assert frame["prediction"].tolist() == [True, False, True, True, False]
+    assert (frame["event_time"] == pd.Timestamp("2013-01-01", tz="UTC")).all()  # one time, kept once, for all
+    assert len(store) == 5
+    # Only a record's own number names it: not one past the end, not "01", not the bare prefix.
+    report = store.add_labels(["7f3a-2", "x", "7f3a-3", "7f3a-01", "7f3a", "7f3-0"], [True] * 6)
+    assert (report.matched, report.unknown) == (2, ["7f3a-3", "7f3a-01", "7f3a", "7f3-0"])
+    with pytest.raises(LabelError, match=r"got 1 already labelled \(\['7f3a-2'\]\)"):
+        store.add_labels(["7f3a-0", "7f3a-2"], [False, False])
+    assert store.frame(labelled=True)["request_id"].tolist() == ["7f3a-2", "x"]
+
+
+def test_a_request_named_by_a_prefix_is_one_index_entry(store):
+    store.log_batches([batch(prefix="7f3a", n=1000)])
+
+    with sqlite3.connect(store.path) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM request_ids").fetchone() == (0,)
+    assert len(store) == 1000
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (dict(prefix="7f3a"), dict(prefix="7f3a")),
+        (dict(prefix="7f3a"), dict(ids=["y", "7f3a-2", "z"])),
+        (dict(ids=["y", "7f3a-2", "z"]), dict(prefix="7f3a")),
+    ],
+)
+def test_an_id_named_twice_is_refused_however_it_is_named(store, first, second):
+    store.log_batches([batch(**first)])
+    with pytest.raises(LabkitError, match="expected new request ids; got one already in"):
+        store.log_batches([batch(prefix="new"), batch(**second)])
+    assert len(store) == 3  # all or none: the batch named "new" went with the refused one
+
+
+def test_ids_that_only_look_alike_are_not_named_twice(store):
+    store.log_batches([batch(prefix="7f3a", n=2), batch(ids=["7f3a-2", "7f3a-01", "7f3a-x-0"])])
+    assert len(store) == 5
+
+
+def test_without_autocheckpoint_commits_stay_in_the_log_until_a_checkpoint(tmp_path):
+    store = PredictionStore(tmp_path / "monitor.db", autocheckpoint=False)
+    text = {"weather": "a fairly long value that fills the log " * 2}
+    store.log_batches([batch(prefix=f"p{i}", n=1000, inputs=[text] * 1000) for i in range(60)])  # about 6 MB
+    before = store.path.stat().st_size  # SQLite would have copied the log into the file at 4 MB
+
+    store.checkpoint()
+
+    assert store.path.stat().st_size > before + 4_000_000
+    assert len(store) == 60_000
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(predictions=[True]), r"expected one of predictions per record \(3\); got 1"),
+        (dict(probabilities=[[0.5, 0.5]] * 4), r"expected one of probabilities per record \(3\); got 4"),
+        (dict(event_times=[0.0, 1.0]), r"expected one of event_times per record \(3\); got 2"),
+        (dict(request_ids=["a"]), "expected a batch named by request_prefix or by request_ids; got both"),
+        (dict(request_prefix=None), "expected a batch named by request_prefix or by request_ids; got neither"),
+    ],
+)
+def test_a_batch_that_does_not_hold_one_of_each_per_record_is_refused(store, changes, message):
+    with pytest.raises(LabkitError, match=message):
+        store.log_batches([batch(prefix="ok", n=1), batch(prefix="7f3a", **changes)])
+    assert len(store) == 0
 
 
 @pytest.mark.parametrize(
@@ -313,3 +396,28 @@ def test_requests_are_one_row_per_answered_request_with_its_records_and_latency(
     assert requests["latency_ms"].tolist() == [2.0, 2.0]
     assert store.requests(start="2013-01-02")["records"].tolist() == [3]
     assert PredictionStore(store.path.parent / "none.db").requests().empty
+
+def test_one_store_used_from_two_threads_keeps_their_transactions_apart(store):
+    # A service does this: the recorder commits in one thread while /feedback labels in another.
+    store.log_batches([batch(prefix="first", n=1)])
+    errors = []
+
+    def commit() -> None:
+        try:
+            for i in range(300):
+                store.log_batches([batch(prefix=f"p{i}", n=1)])
+        except Exception as error:  # collected: an exception in a thread would not fail the test
+            errors.append(error)
+
+    writer = threading.Thread(target=commit)
+    writer.start()
+    labelled = 0
+    try:
+        while writer.is_alive():
+            labelled += store.add_labels([f"p{labelled}-0"], [True]).matched
+    except Exception as error:
+        errors.append(error)
+    writer.join()
+
+    assert errors == []
+    assert len(store) == 301 and len(store.frame(labelled=True)) == labelled

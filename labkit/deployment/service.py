@@ -284,7 +284,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         registry = Registry(settings.registry)
         entry = registry.get(settings.name, alias=settings.alias, version=settings.version)
         app.state.served = load(entry)
-        store = PredictionStore(settings.store) if settings.store is not None else None
+        # The recorder checkpoints in the background, so no request waits for it.
+        store = PredictionStore(settings.store, autocheckpoint=False) if settings.store is not None else None
         app.state.recorder = Recorder(store) if store is not None else None
         app.state.refusals = _RefusalLog(PredictionStore(settings.store)) if settings.store is not None else None
         say = lambda line: print(line, flush=True)  # noqa: E731 (the server's log)
@@ -319,6 +320,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 await app.state.shadow.drain()
                 app.state.shadow.store.close()
             if store is not None:
+                await app.state.recorder.wait()
                 store.close()
                 app.state.refusals.store.close()
 
@@ -440,8 +442,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             frame, ignored = served.schema.frame_from_records(payload["records"])
         event_times = _event_times(payload, len(frame))
         out = _run_model(served, frame)
-        request_ids = _request_ids(len(frame))
-        await _record(request, served, payload["records"], request_ids, out, event_times, started)
+        prefix, request_ids = _request_ids(len(frame))
+        await _record(request, served, payload["records"], prefix, out, event_times, started)
         _shadow(request, payload["records"], request_ids, event_times)
         body: dict[str, Any] = {
             "predictions": out["predictions"],
@@ -475,8 +477,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         out = _run_model(served, frame)
         if request.app.state.recorder is not None:
             records = frame.to_dict(orient="records")
-            request_ids = _request_ids(len(frame))
-            await _record(request, served, records, request_ids, out, None, started)
+            prefix, request_ids = _request_ids(len(frame))
+            await _record(request, served, records, prefix, out, None, started)
             _shadow(request, records, request_ids, None)
         # Header values must be Latin-1 without newlines, and a comma separates names:
         # percent-encoding makes any column name safe to report there.
@@ -693,12 +695,17 @@ def _run_model(served: _Served, frame: Any, *, probabilities: bool = True) -> di
         ) from None
 
 
-def _request_ids(n: int) -> list[str]:
+def _request_ids(n: int) -> tuple[str, list[str]]:
+    """A prefix new to every request, and the ids it gives the records: ``prefix-0``, ``prefix-1``, ...
+
+    80 random bits make two services, or two processes of one, pick the same prefix
+    about never; the store indexes the prefix alone, one entry however many the records.
+    """
     prefix = uuid.uuid4().hex[:20]
-    return [f"{prefix}-{i}" for i in range(n)]
+    return prefix, [f"{prefix}-{i}" for i in range(n)]
 
 
-def _event_times(payload: dict[str, Any], n: int) -> list[float] | None:
+def _event_times(payload: dict[str, Any], n: int) -> float | list[float] | None:
     """The records' event times from ``event_time`` (one for all) or ``event_times`` (one each)."""
     if "event_time" in payload and "event_times" in payload:
         raise _BadRequest(
@@ -714,7 +721,7 @@ def _event_times(payload: dict[str, Any], n: int) -> list[float] | None:
             )
         return [_event_seconds(value, f"event_times[{i}]") for i, value in enumerate(given)]
     if "event_time" in payload:
-        return [_event_seconds(payload["event_time"], "event_time")] * n
+        return _event_seconds(payload["event_time"], "event_time")
     return None
 
 
@@ -742,12 +749,16 @@ async def _record(
     request: Request,
     served: _Served,
     records: list[Any],
-    request_ids: list[str],
+    request_prefix: str,
     out: dict[str, Any],
-    event_times: list[float] | None,
+    event_times: float | list[float] | None,
     started: float,
 ) -> None:
-    """Commit one row per record to the store before the answer goes out (nothing if no store)."""
+    """Commit the request's predictions to the store before the answer goes out (nothing if no store).
+
+    Nothing is encoded here: the store encodes in the recorder's worker thread, while this
+    thread, the event loop's, serves the next request.
+    """
     recorder: Recorder | None = request.app.state.recorder
     if recorder is None:
         return
@@ -758,12 +769,12 @@ async def _record(
     exact = all(len(record) == len(names) for record in records)
     kept = records if exact else [{name: record.get(name) for name in names} for record in records]
     batch = Batch(
-        request_ids=request_ids,
-        event_times=event_times if event_times is not None else [arrival] * len(request_ids),
+        request_prefix=request_prefix,
+        event_times=event_times if event_times is not None else arrival,
         arrival_time=arrival,
         model_name=served.entry.name,
         model_version=served.entry.version,
-        inputs=orjson.dumps(kept, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY),
+        inputs=kept,
         predictions=out["predictions"],
         classes=[str(label) for label in _as_list(out["classes"])] if "classes" in out else None,
         probabilities=out.get("probabilities"),
