@@ -78,7 +78,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import spatial, special, stats
+# scipy imports a submodule the first time it is used (scipy.stats adds some 35 MiB of
+# memory), so a report of distances never loads the p-value tests it does not run.
+import scipy
 
 __all__ = [
     "StatTest",
@@ -116,7 +118,7 @@ def ks(reference: np.ndarray, current: np.ndarray) -> float:
     >>> round(ks(rng.normal(size=200), rng.normal(size=200)), 3)
     0.221
     """
-    return float(stats.ks_2samp(reference, current).pvalue)
+    return float(scipy.stats.ks_2samp(reference, current).pvalue)
 
 
 def chisquare(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
@@ -137,7 +139,7 @@ def chisquare(reference_counts: np.ndarray, current_counts: np.ndarray) -> float
     # A value absent from the reference has an expected count of 0: the statistic is
     # infinite (p = 0) by definition, and numpy's warning about it would only alarm.
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(stats.chisquare(current_counts, expected).pvalue)
+        return float(scipy.stats.chisquare(current_counts, expected).pvalue)
 
 
 def z_test(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
@@ -164,7 +166,7 @@ def z_test(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
     pooled = float(p1 * n1 + p2 * n2) / (n1 + n2)
     z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
     # 1 - cdf rather than sf, as Evidently computes it, so tiny p-values round to 0 alike.
-    return float(2 * (1 - special.ndtr(np.abs(z))))
+    return float(2 * (1 - scipy.special.ndtr(np.abs(z))))
 
 
 def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
@@ -214,7 +216,7 @@ def jensenshannon(reference_shares: np.ndarray, current_shares: np.ndarray) -> f
     >>> round(jensenshannon(np.array([0.5, 0.5, 0.0]), np.array([0.0, 0.5, 0.5])), 4)
     0.5887
     """
-    return float(spatial.distance.jensenshannon(reference_shares, current_shares))
+    return float(scipy.spatial.distance.jensenshannon(reference_shares, current_shares))
 
 
 def psi(reference_shares: np.ndarray, current_shares: np.ndarray) -> float:
