@@ -192,19 +192,22 @@ def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
 def _quantile_area(u: np.ndarray, v: np.ndarray) -> float:
     """The area between the quantile functions of two sorted samples."""
     n, m = len(u), len(v)
-    # On the scale t * n * m, u's quantile steps at k * m (k = 1..n) and v's at k * n. The
-    # steps of both, in order, end the stretches where the pair of quantiles is constant.
-    k = np.arange(1, m + 1, dtype=np.int64)
-    # v's k-th step comes after k - 1 of its own and after the u steps at or before it.
-    from_v = np.zeros(n + m, dtype=bool)
-    from_v[(k - 1) + (k * n) // m] = True
-    ends = np.empty(n + m, dtype=np.int64)
-    ends[from_v] = k * n
-    ends[~from_v] = np.arange(1, n + 1, dtype=np.int64) * m
-    widths = np.diff(ends, prepend=0)
-    # In the stretch ending at e, u's quantile is its ceil(e / m)-th value, v's its ceil(e / n)-th.
-    gaps = np.abs(u[(ends + m - 1) // m - 1] - v[(ends + n - 1) // n - 1])
-    return float(np.dot(widths, gaps)) / (n * m)
+    # On the scale t * n * m, u's quantile steps at i * m (i = 1..n) and v's at k * n
+    # (k = 1..m). Between two neighbouring steps of either, the pair of quantiles is
+    # constant: the area is a sum over those stretches, each named by the step ending it.
+    # A stretch ending at u's step e = i * m holds u's i-th value and v's ceil(e / n)-th;
+    # it starts at the step before, u's (e - m) or v's (the last multiple of n below e).
+    ends = np.arange(m, n * m + 1, m, dtype=np.int64)
+    at = (ends - 1) // n
+    widths = np.minimum(ends - at * n, m)
+    area = np.dot(widths.astype(np.float64), np.abs(u - v[at]))
+    # One ending at v's step e = k * n holds v's k-th value and u's ceil(e / m)-th; where
+    # u steps at e too, that stretch was counted above and this one is empty (width 0).
+    ends = np.arange(n, n * m + 1, n, dtype=np.int64)
+    at = (ends - 1) // m
+    widths = np.minimum(ends % m, n)
+    area += np.dot(widths.astype(np.float64), np.abs(u[at] - v))
+    return float(area) / (n * m)
 
 
 def jensenshannon(reference_shares: np.ndarray, current_shares: np.ndarray) -> float:
