@@ -200,13 +200,15 @@ def _quantile_area(u: np.ndarray, v: np.ndarray) -> float:
     ends = np.arange(m, n * m + 1, m, dtype=np.int64)
     at = (ends - 1) // n
     widths = np.minimum(ends - at * n, m)
-    area = np.dot(widths.astype(np.float64), np.abs(u - v[at]))
+    # A sum of products rather than np.dot: for one dot product, a BLAS built for many
+    # threads spends longer waking its threads (tens of ms on a busy machine) than adding.
+    area = np.sum(widths * np.abs(u - v[at]))
     # One ending at v's step e = k * n holds v's k-th value and u's ceil(e / m)-th; where
     # u steps at e too, that stretch was counted above and this one is empty (width 0).
     ends = np.arange(n, n * m + 1, n, dtype=np.int64)
     at = (ends - 1) // m
     widths = np.minimum(ends % m, n)
-    area += np.dot(widths.astype(np.float64), np.abs(u[at] - v))
+    area += np.sum(widths * np.abs(u[at] - v))
     return float(area) / (n * m)
 
 
