@@ -339,7 +339,8 @@ def _measure(python: Path, tool: str, data: Path, out: Path) -> dict[str, Any]:
     environment = {**os.environ, "PYTHONPATH": str(ROOT)} if tool == "labkit" else dict(os.environ)
     command = [str(python), str(Path(__file__).resolve()), "--child", tool, "--data", str(data), "--out", str(out)]
     # The child reads its own peak from /proc: the maximum resident size that wait4 reports
-    # would also count this process's memory, which a child started by vfork inherits.
+    # would also count this process's peak (a child started by vfork inherits it), which
+    # is as large as a frame of 1M rows once the CSV files are written.
     process = subprocess.run(command, env=environment, cwd=ROOT, check=False)
     if process.returncode != 0:
         raise SystemExit(f"expected the {tool} run to succeed; it exited with {process.returncode}; see its output above")
