@@ -9,9 +9,9 @@ of two ways (``--frames``, both by default), which hold the same values but diff
 how the strings are held:
 
 - ``csv``: CSV files that each child reads with its own pandas' ``read_csv`` and its
-  defaults, save ``float_precision="round_trip"`` so that both tools get the very numbers
-  written (pandas 3 reads them exactly by default, pandas 2 to within a unit in the last
-  place). The parser makes one Python string per distinct value and shares it between the
+  defaults, save ``float_precision="round_trip"`` for pandas 2 so that both tools get the
+  very numbers written (pandas 3 reads them exactly by default, pandas 2 to within a unit
+  in the last place). The parser makes one Python string per distinct value and shares it between the
   rows that hold it. labkit's pandas 3 keeps them in its ``str`` dtype (backed by Python
   objects, since pyarrow is not installed), Evidently's pandas 2 in ``object`` columns.
 - ``objects``: arrays from an ``.npz`` file, each string a Python object of its own, as a
@@ -243,8 +243,11 @@ def _read_frames(path: Path) -> dict[str, tuple[Any, Any]]:
     import pandas as pd
 
     if path.is_dir():
+        # pandas 2's default float parser can be a unit in the last place off; pandas 3's
+        # is exact (and deprecates the keyword): so both tools get the very numbers written.
+        exact = {"float_precision": "round_trip"} if pd.__version__.startswith("2.") else {}
         return {
-            case.name: tuple(pd.read_csv(case / f"{side}.csv", float_precision="round_trip") for side in ("reference", "current"))
+            case.name: tuple(pd.read_csv(case / f"{side}.csv", **exact) for side in ("reference", "current"))
             for case in sorted(path.iterdir())
         }
     with np.load(path, allow_pickle=False) as archive:
