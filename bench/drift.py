@@ -3,9 +3,22 @@
 One run generates the same data for both tools: a reference and a current frame of 1k,
 100k and 1M rows each, with 10 numeric columns (normal, the current ones shifted by
 0.02 to 0.2 standard deviations, so some drift and some do not) and 3 string columns of
-3, 8 and 40 categories (the current ones with their shares tilted). The frames are
-written once to an ``.npz`` file; each measurement is a child process that reads it,
-builds the two DataFrames, and times one report:
+3, 8 and 40 categories (the current ones with their shares tilted). Each measurement is
+a child process that reads the frames and times one report. The frames reach it in one
+of two ways (``--frames``, both by default), which hold the same values but differ in
+how the strings are held:
+
+- ``csv``: CSV files that each child reads with its own pandas' ``read_csv`` and its
+  defaults, save ``float_precision="round_trip"`` for pandas 2 so that both tools get the
+  very numbers written (pandas 3 reads them exactly by default, pandas 2 to within a unit
+  in the last place). The parser makes one Python string per distinct value and shares it between the
+  rows that hold it. labkit's pandas 3 keeps them in its ``str`` dtype (backed by Python
+  objects, since pyarrow is not installed), Evidently's pandas 2 in ``object`` columns.
+- ``objects``: arrays from an ``.npz`` file, each string a Python object of its own, as a
+  database driver returns rows (6 million objects at 1M rows); pandas 3 puts them in its
+  ``str`` dtype, pandas 2 in ``object`` columns.
+
+The tools:
 
 - *labkit*: ``drift_report(reference, current)``, with this repository's labkit and the
   Python running this script;
@@ -17,15 +30,17 @@ builds the two DataFrames, and times one report:
 
 Figures per tool and size: the report's wall time and CPU time (measured in the child
 around the one call, so start-up, imports and reading the data are left out); the
-child's peak memory (its maximum resident set size, from ``os.wait4``: imports and data
-included); and the report's own memory, its peak above what the process held just
-before the call (Linux's ``VmHWM``, reset through ``/proc/self/clear_refs`` after the
-data is read), with the imports' and the data's share alongside. With ``--repeats N``
+child's peak memory while it held the data and ran the report (Linux's ``VmHWM``, read by
+the child at its end, after resetting it through ``/proc/self/clear_refs`` once the data
+was read: imports and data included, but not what reading the data needed only for a
+moment); and the report's own memory, that peak less what the process held just before
+the call, with the imports' and the data's share alongside. With ``--repeats N``
 each measurement runs N times, the two tools taking turns, and the median is reported.
 
 The script then checks that the verdicts are Evidently's: for every column the same
 test, the same drifted-or-not, and a score equal within 1e-9 relative; and the same
-share of drifted columns. It checks the same on small edge cases, not timed: 1000 and
+share of drifted columns. It checks the same on small edge cases, not timed, read the
+same ways as the frames: 1000 and
 1001 reference values, 5 and 6 distinct values, two values, integers of few and many
 values, constant columns, a category only in current, missing strings, infinities. A
 mismatch is printed and the exit status is 1.
@@ -33,6 +48,7 @@ mismatch is printed and the exit status is 1.
 Run it from the repository root::
 
     .venv/bin/python bench/drift.py --repeats 3 --json bench/results/drift.json
+    .venv/bin/python bench/drift.py --frames objects --sizes 1000000   # one case only
 
 The markdown table goes to standard output, progress to standard error. Timing is
 measured here and never asserted in a test.
@@ -44,12 +60,13 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +75,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000, 100_000, 1_000_000)
 TOOLS = ("labkit", "evidently")
+FRAMES = ("csv", "objects")
 EVIDENTLY = "evidently>=0.7,<0.8"
 RELATIVE = 1e-9
 # Evidently's display names of its tests, and labkit's names for them.
@@ -75,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1, help="runs per tool and size (median reported)")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="rows per frame")
+    parser.add_argument("--frames", nargs="+", choices=FRAMES, default=list(FRAMES),
+                        help="how the frames reach each tool: CSV files its pandas reads, or arrays of string objects")
     parser.add_argument("--venv", type=Path, default=ROOT / "bench" / "results" / "evidently-venv",
                         help="Evidently's virtual environment (built if missing)")
     parser.add_argument("--json", type=Path, help="also write every run and the checks to this file")
@@ -88,30 +108,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     python = {"labkit": Path(sys.executable), "evidently": _evidently_python(arguments.venv)}
     runs: list[dict[str, Any]] = []
     problems: list[str] = []
+    edge_cases = 0
     with tempfile.TemporaryDirectory(prefix="labkit-drift-bench-") as workdir:
-        for rows in arguments.sizes:
-            data = Path(workdir) / f"frames-{rows}.npz"
-            _progress(f"generating {rows:,} rows per frame")
-            _write_frames(data, rows)
-            results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in TOOLS}
-            for repeat in range(arguments.repeats):
-                # Taking turns to go first, so neither always meets a warmer (or busier) machine.
-                order = TOOLS if repeat % 2 == 0 else TOOLS[::-1]
-                for tool in order:
-                    _progress(f"{tool}, {rows:,} rows, run {repeat + 1} of {arguments.repeats}")
-                    result = _measure(python[tool], tool, data, Path(workdir) / f"{tool}-{rows}-{repeat}.json")
-                    results[tool].append(result)
-                    runs.append({"rows": rows, "repeat": repeat, **{k: v for k, v in result.items() if k != "cases"}})
-            problems += _compare(str(rows), results["labkit"][0]["cases"]["main"], results["evidently"][0]["cases"]["main"])
-            data.unlink()
-        _progress("edge cases: both tools")
-        edges = Path(workdir) / "edge-cases.npz"
-        _write_edge_cases(edges)
-        judged = {tool: _measure(python[tool], tool, edges, Path(workdir) / f"{tool}-edges.json") for tool in TOOLS}
-        for case in sorted(judged["labkit"]["cases"]):
-            problems += _compare(case, judged["labkit"]["cases"][case], judged["evidently"]["cases"][case])
+        for frames in arguments.frames:
+            for rows in arguments.sizes:
+                _progress(f"generating {rows:,} rows per frame ({frames})")
+                data = _prepare(Path(workdir) / f"frames-{rows}", frames, lambda path, rows=rows: _write_frames(path, rows))
+                results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in TOOLS}
+                for repeat in range(arguments.repeats):
+                    # Taking turns to go first, so neither always meets a warmer (or busier) machine.
+                    order = TOOLS if repeat % 2 == 0 else TOOLS[::-1]
+                    for tool in order:
+                        _progress(f"{tool}, {rows:,} rows ({frames}), run {repeat + 1} of {arguments.repeats}")
+                        out = Path(workdir) / f"{tool}-{frames}-{rows}-{repeat}.json"
+                        result = _measure(python[tool], tool, data, out)
+                        results[tool].append(result)
+                        runs.append({"frames": frames, "rows": rows, "repeat": repeat,
+                                     **{k: v for k, v in result.items() if k != "cases"}})
+                problems += _compare(f"{rows} ({frames})", results["labkit"][0]["cases"]["main"],
+                                     results["evidently"][0]["cases"]["main"])
+                _remove(data)
+            _progress(f"edge cases ({frames}): both tools")
+            edges = _prepare(Path(workdir) / "edge-cases", frames, _write_edge_cases)
+            judged = {tool: _measure(python[tool], tool, edges, Path(workdir) / f"{tool}-{frames}-edges.json")
+                      for tool in TOOLS}
+            for case in sorted(judged["labkit"]["cases"]):
+                problems += _compare(f"{case} ({frames})", judged["labkit"]["cases"][case], judged["evidently"]["cases"][case])
+            edge_cases = len(judged["labkit"]["cases"])
+            _remove(edges)
     summary = _medians(runs)
-    print(_markdown(summary, problems, edge_cases=len(judged["labkit"]["cases"])))
+    print(_markdown(summary, problems, edge_cases=edge_cases))
     if arguments.json:
         arguments.json.parent.mkdir(parents=True, exist_ok=True)
         arguments.json.write_text(json.dumps(
@@ -187,10 +213,43 @@ def _write_edge_cases(path: Path) -> None:
     np.savez(path, **arrays)
 
 
+def _prepare(stem: Path, frames: str, write: Callable[[Path], None]) -> Path:
+    """The data a child reads: the ``.npz`` file ``write`` makes, or for ``csv`` a folder of CSV files from it."""
+    arrays = stem.with_suffix(".npz")
+    write(arrays)
+    if frames == "objects":
+        return arrays
+    # Written by this script's pandas from the frames the objects way builds: the same
+    # values, missing strings as empty fields, floats in the shortest text that reads back exact.
+    for case, sides in _read_frames(arrays).items():
+        for side, frame in zip(("reference", "current"), sides):
+            (stem / case).mkdir(parents=True, exist_ok=True)
+            frame.to_csv(stem / case / f"{side}.csv", index=False)
+    arrays.unlink()
+    return stem
+
+
+def _remove(data: Path) -> None:
+    """Delete a child's data once measured, so the temporary folder never holds two sizes."""
+    if data.is_dir():
+        shutil.rmtree(data)
+    else:
+        data.unlink()
+
+
 def _read_frames(path: Path) -> dict[str, tuple[Any, Any]]:
-    """Each case's reference and current frames, from a file of ``case/side/column`` arrays."""
+    """Each case's reference and current frames: from a folder of ``case/side.csv`` files, or
+    from a file of ``case/side/column`` arrays."""
     import pandas as pd
 
+    if path.is_dir():
+        # pandas 2's default float parser can be a unit in the last place off; pandas 3's
+        # is exact (and deprecates the keyword): so both tools get the very numbers written.
+        exact = {"float_precision": "round_trip"} if pd.__version__.startswith("2.") else {}
+        return {
+            case.name: tuple(pd.read_csv(case / f"{side}.csv", **exact) for side in ("reference", "current"))
+            for case in sorted(path.iterdir())
+        }
     with np.load(path, allow_pickle=False) as archive:
         cases: dict[str, dict[str, dict[str, np.ndarray]]] = {}
         for key in archive.files:
@@ -199,7 +258,7 @@ def _read_frames(path: Path) -> dict[str, tuple[Any, Any]]:
             case, side, name = key.split("/")
             values = archive[key]
             if values.dtype.kind == "U":
-                # Strings as Python objects, as a frame read from a CSV or a database holds them.
+                # Each string a Python object of its own, as a database driver returns them.
                 values = values.astype(object)
                 if f"{key}#missing" in archive.files:
                     values[archive[f"{key}#missing"]] = None
@@ -211,6 +270,11 @@ def _child(tool: str, data: Path, out: Path) -> None:
     """Run a report on each case in ``data``; write the verdicts, timings and memory to ``out``."""
     # Imports first, then the data, then the report, so each step's memory can be told apart.
     if tool == "labkit":
+        # labkit's tests import these scipy modules on first use; imported here, their time
+        # and memory count with the imports, as all of Evidently's do, not with the report.
+        import scipy.spatial.distance  # noqa: F401
+        import scipy.stats  # noqa: F401
+
         from labkit.monitoring import drift_report
     else:
         import warnings
@@ -223,7 +287,8 @@ def _child(tool: str, data: Path, out: Path) -> None:
     cases = _read_frames(data)
     before_mib = _memory("VmRSS")
     # Writing 5 to clear_refs resets this process's peak (VmHWM) to its current size, so
-    # the peak read after the report is the report's own, not the data loading's.
+    # the peak read after the report is what the process held (imports and data) and the
+    # report's own peak above it, not what reading the data needed for a moment.
     Path("/proc/self/clear_refs").write_text("5")
     verdicts = {}
     wall, cpu = time.perf_counter(), time.process_time()
@@ -240,10 +305,10 @@ def _child(tool: str, data: Path, out: Path) -> None:
         else:
             verdicts[case] = _evidently_verdicts(Report([DataDriftPreset()], include_tests=True).run(current, reference))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak_mib = _memory("VmHWM")
     out.write_text(json.dumps({
-        "tool": tool, "seconds": wall, "cpu_seconds": cpu, "cases": verdicts,
-        "imports_mib": imports_mib, "data_mib": before_mib - imports_mib,
-        "report_extra_mib": _memory("VmHWM") - before_mib,
+        "tool": tool, "seconds": wall, "cpu_seconds": cpu, "cases": verdicts, "peak_rss_mib": peak_mib,
+        "imports_mib": imports_mib, "data_mib": before_mib - imports_mib, "report_extra_mib": peak_mib - before_mib,
     }))
 
 
@@ -276,15 +341,13 @@ def _memory(field: str) -> float:
 def _measure(python: Path, tool: str, data: Path, out: Path) -> dict[str, Any]:
     environment = {**os.environ, "PYTHONPATH": str(ROOT)} if tool == "labkit" else dict(os.environ)
     command = [str(python), str(Path(__file__).resolve()), "--child", tool, "--data", str(data), "--out", str(out)]
-    process = subprocess.Popen(command, env=environment, cwd=ROOT)
-    # wait4 gives this child's own peak memory (RUSAGE_CHILDREN would be the largest of all).
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    # The child reads its own peak from /proc: the maximum resident size that wait4 reports
+    # would also count this process's peak (a child started by vfork inherits it), which
+    # is as large as a frame of 1M rows once the CSV files are written.
+    process = subprocess.run(command, env=environment, cwd=ROOT, check=False)
     if process.returncode != 0:
         raise SystemExit(f"expected the {tool} run to succeed; it exited with {process.returncode}; see its output above")
-    result = json.loads(out.read_text())
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # kilobytes on Linux
-    return result
+    return json.loads(out.read_text())
 
 
 def _compare(case: str, labkit: dict[str, Any], evidently: dict[str, Any]) -> list[str]:
@@ -302,46 +365,55 @@ def _compare(case: str, labkit: dict[str, Any], evidently: dict[str, Any]) -> li
     return problems
 
 
-def _medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
-    summary: dict[str, dict[str, dict[str, float]]] = {}
-    for rows in sorted({run["rows"] for run in runs}):
-        summary[str(rows)] = {
-            tool: {
-                key: statistics.median(run[key] for run in runs if run["rows"] == rows and run["tool"] == tool)
-                for key in ("seconds", "cpu_seconds", "peak_rss_mib", "imports_mib", "data_mib", "report_extra_mib")
+def _medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """The median of every figure, per way of reading the frames, size and tool."""
+    summary: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    for frames in dict.fromkeys(run["frames"] for run in runs):
+        summary[frames] = {}
+        for rows in sorted({run["rows"] for run in runs if run["frames"] == frames}):
+            alike = [run for run in runs if run["frames"] == frames and run["rows"] == rows]
+            summary[frames][str(rows)] = {
+                tool: {
+                    key: statistics.median(run[key] for run in alike if run["tool"] == tool)
+                    for key in ("seconds", "cpu_seconds", "peak_rss_mib", "imports_mib", "data_mib", "report_extra_mib")
+                }
+                for tool in TOOLS
             }
-            for tool in TOOLS
-        }
     return summary
 
 
-def _markdown(summary: dict[str, dict[str, dict[str, float]]], problems: list[str], *, edge_cases: int) -> str:
-    lines = [
-        "| rows per frame | labkit s (CPU s) | Evidently s (CPU s) | speed-up (wall, CPU) "
-        "| peak MiB labkit / Evidently (ratio) | report's own MiB labkit / Evidently (ratio) |",
-        "|---:|---:|---:|---:|---:|---:|",
-    ]
-    for rows, tools in summary.items():
-        ours, theirs = tools["labkit"], tools["evidently"]
-        lines.append(
-            f"| {int(rows):,} | {ours['seconds']:.3f} ({ours['cpu_seconds']:.3f}) | "
-            f"{theirs['seconds']:.2f} ({theirs['cpu_seconds']:.2f}) | "
-            f"{theirs['seconds'] / ours['seconds']:.0f}x, {theirs['cpu_seconds'] / ours['cpu_seconds']:.0f}x | "
-            f"{ours['peak_rss_mib']:.0f} / {theirs['peak_rss_mib']:.0f} ({ours['peak_rss_mib'] / theirs['peak_rss_mib']:.2f}) | "
-            f"{ours['report_extra_mib']:.0f} / {theirs['report_extra_mib']:.0f} "
-            f"({ours['report_extra_mib'] / max(theirs['report_extra_mib'], 1):.2f}) |"
-        )
-    first = next(iter(summary.values()))
-    lines += ["", "Imports, MiB: labkit {:.0f}, Evidently {:.0f}. The data as read, MiB (labkit / Evidently): {}.".format(
-        first["labkit"]["imports_mib"], first["evidently"]["imports_mib"],
-        ", ".join(f"{tools['labkit']['data_mib']:.0f} / {tools['evidently']['data_mib']:.0f} at {int(rows):,} rows"
-                  for rows, tools in summary.items()),
-    )]
+def _markdown(summary: dict[str, dict[str, dict[str, dict[str, float]]]], problems: list[str], *, edge_cases: int) -> str:
+    lines: list[str] = []
+    for frames, sizes in summary.items():
+        lines += [
+            f"Frames read as `{frames}`:",
+            "",
+            "| rows per frame | labkit s (CPU s) | Evidently s (CPU s) | speed-up (wall, CPU) "
+            "| peak MiB labkit / Evidently (ratio) | report's own MiB labkit / Evidently (ratio) |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for rows, tools in sizes.items():
+            ours, theirs = tools["labkit"], tools["evidently"]
+            lines.append(
+                f"| {int(rows):,} | {ours['seconds']:.3f} ({ours['cpu_seconds']:.3f}) | "
+                f"{theirs['seconds']:.2f} ({theirs['cpu_seconds']:.2f}) | "
+                f"{theirs['seconds'] / ours['seconds']:.0f}x, {theirs['cpu_seconds'] / ours['cpu_seconds']:.0f}x | "
+                f"{ours['peak_rss_mib']:.0f} / {theirs['peak_rss_mib']:.0f} "
+                f"({ours['peak_rss_mib'] / theirs['peak_rss_mib']:.2f}) | "
+                f"{ours['report_extra_mib']:.0f} / {theirs['report_extra_mib']:.0f} "
+                f"({ours['report_extra_mib'] / max(theirs['report_extra_mib'], 1):.2f}) |"
+            )
+        first = next(iter(sizes.values()))
+        lines += ["", "Imports, MiB: labkit {:.0f}, Evidently {:.0f}. The data as read, MiB (labkit / Evidently): {}.".format(
+            first["labkit"]["imports_mib"], first["evidently"]["imports_mib"],
+            ", ".join(f"{tools['labkit']['data_mib']:.0f} / {tools['evidently']['data_mib']:.0f} at {int(rows):,} rows"
+                      for rows, tools in sizes.items()),
+        ), ""]
     verdict = (
-        f"every column of every size and of {edge_cases} edge cases: same test, same verdict, "
-        "score within 1e-9 relative; same share drifted"
+        f"every column of every size and of {edge_cases} edge cases, each way of reading the frames: "
+        "same test, same verdict, score within 1e-9 relative; same share drifted"
     )
-    lines += ["", f"Agreement with Evidently: {verdict}." if not problems else "Disagreements:\n" + "\n".join(problems)]
+    lines += [f"Agreement with Evidently: {verdict}." if not problems else "Disagreements:\n" + "\n".join(problems)]
     return "\n".join(lines)
 
 

@@ -2,15 +2,10 @@
 
 from importlib.metadata import version as _version
 
-from labkit import data, doctor, errors, integration, maintenance, monitoring, patients, trust, widgets
-from labkit.clock import SimulatedClock
-from labkit.deployment import Deployment, ModelClient, deploy
-from labkit.errors import LabkitError
-from labkit.integration import score_file
-from labkit.monitoring import simulate
-from labkit.registry import ModelVersion, Registry
-from labkit.schema import Schema
-from labkit.store import PredictionStore
+from labkit import _lazy
+
+# A cheap module whose name is also a public function's: bound now, so that a later
+# import of the module (``from labkit.workspace import ...``) cannot replace the function.
 from labkit.workspace import workspace
 
 __version__ = _version("labkit")
@@ -38,3 +33,32 @@ __all__ = [
     "widgets",
     "workspace",
 ]
+
+# Where every other public name lives. ``import labkit`` imports none of these modules:
+# each is imported the first time one of its names is used (see labkit/_lazy.py), so a
+# drift report does not wait for FastAPI, ipywidgets and skops to load, nor hold them.
+_SOURCES = {
+    "Deployment": "labkit.deployment",
+    "LabkitError": "labkit.errors",
+    "ModelClient": "labkit.deployment",
+    "ModelVersion": "labkit.registry",
+    "PredictionStore": "labkit.store",
+    "Registry": "labkit.registry",
+    "Schema": "labkit.schema",
+    "SimulatedClock": "labkit.clock",
+    "data": "labkit.data",
+    "deploy": "labkit.deployment",
+    "doctor": "labkit.doctor",
+    "errors": "labkit.errors",
+    "integration": "labkit.integration",
+    "maintenance": "labkit.maintenance",
+    "monitoring": "labkit.monitoring",
+    "patients": "labkit.patients",
+    "score_file": "labkit.integration",
+    "simulate": "labkit.monitoring",
+    "trust": "labkit.trust",
+    "widgets": "labkit.widgets",
+}
+
+
+__getattr__, __dir__ = _lazy.attach(__name__, _SOURCES, __all__)

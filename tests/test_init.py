@@ -106,3 +106,58 @@ def test_import_starts_nothing_and_writes_nothing(tmp_path):
     assert report["children"][1] == report["children"][0], "import labkit started a process"
     for folder in (cwd, home, temp):
         assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [], f"import wrote into {folder}"
+
+
+_LAZY_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    import labkit
+    from labkit.monitoring import drift_report
+    heavy = ["fastapi", "uvicorn", "ipywidgets", "skops", "sklearn", "river", "httpx"]
+    print(json.dumps([name for name in heavy if name in sys.modules]))
+    """
+)
+
+
+def test_a_drift_report_does_not_import_the_service_widgets_or_registry():
+    result = subprocess.run(
+        [sys.executable, "-c", _LAZY_PROBE], capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_dir_lists_public_names_before_their_modules_load():
+    result = subprocess.run(
+        [sys.executable, "-c", "import json, labkit, labkit.monitoring as m; print(json.dumps([dir(labkit), dir(m)]))"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    top, monitoring = json.loads(result.stdout)
+    assert set(labkit.__all__) <= set(top)
+    assert set(labkit.monitoring.__all__) <= set(monitoring)
+
+
+def test_functions_named_like_their_modules_stay_functions():
+    # In a fresh interpreter, so that the modules are imported here for the first time.
+    probe = (
+        "import labkit, labkit.workspace, labkit.monitoring.simulate; "
+        "print(callable(labkit.workspace), callable(labkit.monitoring.simulate), "
+        "labkit.simulate is labkit.monitoring.simulate)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "True"]
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+        labkit.nothing_here  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+        labkit.monitoring.nothing_here  # noqa: B018

@@ -56,13 +56,16 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from labkit.errors import DataError
 from labkit.monitoring.stattests import FEW_VALUES, MAX_VALUES_COUNTED, STAT_TESTS, StatTest, choose_test
-from labkit.registry import ModelVersion
+
+if TYPE_CHECKING:
+    from labkit.registry import ModelVersion
 
 __all__ = ["DriftReport", "drift_report"]
 
@@ -172,8 +175,12 @@ def drift_report(
       column       kind test   score  threshold  drifted
     0   wind  numerical  psi  0.1199        0.1     True
     """
-    if isinstance(reference, ModelVersion):
-        reference = reference.reference
+    if not isinstance(reference, pd.DataFrame):
+        # Only a registered version needs the registry, and with it scikit-learn and skops.
+        from labkit.registry import ModelVersion
+
+        if isinstance(reference, ModelVersion):
+            reference = reference.reference
     _require_frame(reference, "reference")
     _require_frame(current, "current")
     if method is not None and method not in STAT_TESTS:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from labkit.deployment import Deployment, ModelClient
 from labkit.errors import DataError
+
+if TYPE_CHECKING:
+    from labkit.deployment import Deployment, ModelClient
 
 __all__ = ["Replay", "simulate"]
 
@@ -101,6 +103,10 @@ def simulate(
     >>> bool((known["label_time"] - known["event_time"] == pd.Timedelta(days=1)).all())
     True
     """
+    # Imported here, not at the top: with it come FastAPI and uvicorn, which
+    # ``import labkit.monitoring`` (for a drift report, say) should not have to load.
+    from labkit.deployment import Deployment, ModelClient
+
     client = target.client if isinstance(target, Deployment) else target
     if not isinstance(client, ModelClient):
         raise TypeError(

@@ -278,3 +278,20 @@ def test_a_short_window_of_categories_is_tested_as_categories_when_the_reference
     assert (row["kind"], row["test"]) == ("categorical", "chisquare")
     # Text on both sides stays text.
     assert drift_report(comments, comments.head(7)).skipped == {"sky": "text columns are not tested for drift"}
+
+
+@pytest.mark.parametrize("size", [300, 3000])
+def test_strings_held_as_str_or_as_objects_get_the_same_report(size):
+    # pandas 3 reads strings into its str dtype; pandas 2, and frames built with
+    # dtype=object, hold them in object columns. The verdict must not depend on which.
+    rng = np.random.default_rng(size)
+    skies = np.array(["sun", "rain", "fog", None], dtype=object)
+    reference, current = rng.choice(skies, size, p=[0.5, 0.3, 0.1, 0.1]), rng.choice(skies, 200, p=[0.3, 0.5, 0.1, 0.1])
+    as_str = drift_report(pd.DataFrame({"sky": pd.Series(reference, dtype="str")}),
+                          pd.DataFrame({"sky": pd.Series(current, dtype="str")}))
+    as_objects = drift_report(pd.DataFrame({"sky": pd.Series(reference, dtype=object)}),
+                              pd.DataFrame({"sky": pd.Series(current, dtype=object)}))
+
+    assert pd.Series(reference, dtype="str").dtype != object
+    pd.testing.assert_frame_equal(as_str.table, as_objects.table)
+    assert as_str.table.loc[0, "kind"] == "categorical"

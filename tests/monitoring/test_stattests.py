@@ -72,6 +72,17 @@ def test_wasserstein_agrees_with_scipy_on_ties_across_both_sides():
     assert wasserstein(reference, current) == pytest.approx(expected, rel=TOLERANCE)
 
 
+@pytest.mark.parametrize(("n", "m"), [(1, 1), (1, 7), (7, 1), (6, 3), (3000, 1500), (1001, 1000), (997, 1009)])
+def test_wasserstein_agrees_with_scipy_whatever_the_two_sizes(n, m):
+    # Sizes where one divides the other put steps of both quantile functions at the same
+    # place; coprime sizes put them all apart.
+    rng = np.random.default_rng(n * 10_000 + m)
+    reference, current = rng.normal(size=n), rng.normal(0.3, size=m)
+    expected = stats.wasserstein_distance(reference, current) / max(np.std(reference), 0.001)
+
+    assert wasserstein(reference, current) == pytest.approx(expected, rel=TOLERANCE)
+
+
 def test_wasserstein_floors_a_constant_references_std_at_a_thousandth():
     reference, current = np.full(50, 2.0), np.array([2.0, 3.0])
 
