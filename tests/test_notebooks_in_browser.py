@@ -113,16 +113,19 @@ def _run_until_idle(page: Any, command: str, timeout_ms: int) -> None:
     )
 
 
-def _select_cell(page: Any, containing: str) -> None:
-    """Make the first cell whose source holds ``containing`` the active one."""
+def _select_cell(page: Any, containing: str, *, exact: bool = False) -> None:
+    """Make the first cell whose source holds ``containing`` (or is exactly it) the active one."""
     found = page.evaluate(
-        """(text) => {
+        """([text, exact]) => {
             const notebook = window.jupyterapp.shell.currentWidget.content;
-            const index = notebook.widgets.findIndex(cell => cell.model.sharedModel.getSource().includes(text));
+            const index = notebook.widgets.findIndex(cell => {
+                const source = cell.model.sharedModel.getSource();
+                return exact ? source === text : source.includes(text);
+            });
             if (index >= 0) { notebook.activeCellIndex = index; }
             return index;
         }""",
-        containing,
+        [containing, exact],
     )
     assert found >= 0, f"no cell holds {containing!r}"
 
@@ -224,4 +227,26 @@ def test_notebook_03s_dashboard_and_drift_lab_react_to_clicks(lab, page, artifac
     assert _problems_shown(page) == []
 
     _run_until_idle(page, "notebook:run-all-cells", timeout_ms=300_000)
+    assert _problems_shown(page) == []
+
+
+def test_notebook_04s_maintenance_panel_answers_its_buttons(lab, page):
+    from playwright.sync_api import expect
+
+    url, course = lab
+    _open(page, url, "04_maintenance.ipynb")
+    _select_cell(page, "dep.stop()\ndep", exact=True)
+    _run_until_idle(page, "notebook:run-all-above", timeout_ms=300_000)
+
+    panel = page.locator(".jupyter-widgets.widget-vbox").filter(has=page.get_by_role("button", name="Rollback")).first
+    expect(panel).to_be_visible(timeout=30_000)
+    panel.get_by_role("button", name="Compare").click()
+    # The challenger (version 2) against the champion (version 2, since its promotion): the summary names it.
+    expect(panel.locator(".widget-html").filter(has_text="the challenger (version 2) has accuracy")).to_be_visible(timeout=60_000)
+    panel.get_by_role("button", name="Rollback").click()
+    expect(panel.locator(".widget-html").filter(has_text="rolled back: the champion is version 1 again")).to_be_visible(
+        timeout=30_000)
+    registry = lk.Registry(course / "workspace" / "04_maintenance" / "registry")
+    assert registry.aliases("weather")["champion"] == 1
+    assert "rolled back from the maintenance panel" in panel.inner_text()
     assert _problems_shown(page) == []

@@ -98,6 +98,24 @@ class Deployment:
                 pass  # busy or stopping: the last version seen is the best answer there is
         return self._version
 
+    def wait_for_version(self, version: int, *, timeout: float = 10.0) -> None:
+        """Return once the service answers with ``version`` (after a promote or rollback moved its alias).
+
+        Raises
+        ------
+        DeploymentError
+            If it still serves another version after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while self.version != version:
+            if time.monotonic() > deadline or not self.running:
+                raise DeploymentError(
+                    f"expected the service to serve version {version} within {timeout:g} s; it serves version "
+                    f"{self._version}; fix: check that the alias points at it (reg.aliases(name)) and read dep.log, "
+                    "which says why a version was refused"
+                )
+            time.sleep(0.05)
+
     @property
     def alias(self) -> str | None:
         """The alias the version was chosen by, if any."""

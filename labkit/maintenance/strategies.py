@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ from labkit.errors import DataError
 from labkit.monitoring._frames import windows
 from labkit.monitoring.alerts import Rule, evaluate
 from labkit.monitoring.performance import performance_over_time
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Online", "Scheduled", "Static", "StrategyComparison", "Triggered", "compare_strategies"]
 
@@ -125,6 +128,24 @@ class StrategyComparison:
     performance: pd.DataFrame
     costs: pd.DataFrame
     refits: pd.DataFrame
+
+    def figure(self) -> Figure:
+        """Accuracy per window, one line per strategy, and a tick for each refit of a batch strategy."""
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(8, 3.4), layout="constrained")
+        axes = figure.add_subplot()
+        accuracy = self.performance[self.performance["metric"] == "accuracy"]
+        for name, rows in accuracy.groupby("strategy", sort=False):
+            middle = rows["start"] + (rows["end"] - rows["start"]) / 2
+            line, = axes.plot(middle, rows["value"], marker=".", label=name)
+            refits = self.refits[self.refits["strategy"] == name]["time"]
+            axes.plot(refits, [0.02] * len(refits), "|", color=line.get_color(), markersize=12)
+        axes.set_ylim(0, 1)
+        axes.set_ylabel("accuracy")
+        axes.set_title("accuracy per window (ticks at the bottom: refits)")
+        axes.legend(loc="lower right", fontsize="small", ncols=2)
+        return figure
 
     def summary(self) -> pd.DataFrame:
         """One row per strategy: overall accuracy, worst window, fits and rows learned."""

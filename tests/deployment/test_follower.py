@@ -114,6 +114,16 @@ def test_a_rollback_serves_the_earlier_versions_exact_predictions(two_versions):
     pd.testing.assert_frame_equal(first.drop(columns="request_id"), again.drop(columns="request_id"), check_exact=True)
 
 
+def test_wait_for_version_returns_once_the_switch_is_done_and_says_why_when_it_is_not(two_versions):
+    registry, _, _ = two_versions
+    with lk.deploy(registry, "weather", alias="champion") as dep:
+        registry.promote("weather", version=2, alias="champion")
+        dep.wait_for_version(2)
+        assert httpx.get(f"{dep.url}/health").json()["model_version"] == 2
+        with pytest.raises(lk.errors.DeploymentError, match="expected the service to serve version 7 within 0.5 s"):
+            dep.wait_for_version(7, timeout=0.5)
+
+
 def test_a_pinned_deployment_keeps_its_version(two_versions):
     registry, days, expected = two_versions
     with lk.deploy(registry, "weather", alias="champion", follow=False) as dep:

@@ -75,6 +75,14 @@ def test_a_triggered_strategy_fits_once_per_incident_not_on_a_schedule(replayed)
     assert costs.loc["online", "rows_learned"] == 366 + 730 - 1
 
 
+def test_the_figure_draws_one_line_per_strategy_and_a_tick_per_refit(replayed):
+    axes = replayed.figure().axes[0]
+    lines = [line for line in axes.get_lines() if line.get_label() in {"static", "monthly", "triggered", "online"}]
+    assert [line.get_label() for line in lines] == ["static", "monthly", "triggered", "online"]
+    ticks = [line for line in axes.get_lines() if line.get_marker() == "|"]
+    assert sum(len(tick.get_xdata()) for tick in ticks) == len(replayed.refits)
+
+
 def test_the_summary_and_the_performance_table_agree(replayed):
     summary = replayed.summary().set_index("strategy")
     accuracy = replayed.performance[replayed.performance["metric"] == "accuracy"]
