@@ -108,9 +108,9 @@ def patient_monitoring(
     systolic_bp = np.round(125 - 8 * frailty + rng.normal(0, 15, n))
     true_temperature = 37.0 + 0.35 * frailty + rng.normal(0, 0.4, n)
     spo2 = np.clip(np.round(96 - 1.5 * frailty + rng.normal(0, 1.5, n)), 80, 100)
-    base = (-3.7 + 0.03 * (heart_rate - 80) + 0.2 * (resp_rate - 16) - 0.02 * (systolic_bp - 125)
+    base = (-3.9 + 0.03 * (heart_rate - 80) + 0.2 * (resp_rate - 16) - 0.02 * (systolic_bp - 125)
             + 0.9 * (true_temperature - 37) + 0.02 * (age - 62) + np.vectorize(_WARD_RISK.get)(ward))
-    oxygen = -0.35 * (spo2 - 96)
+    oxygen = -0.55 * (spo2 - 96)
     if protocol_change_at is not None:
         # Early oxygen: low saturation is treated at once, and mostly stops leading to ICU.
         oxygen = np.where(time >= pd.Timestamp(protocol_change_at), 0.05 * oxygen, oxygen)
