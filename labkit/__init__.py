@@ -4,6 +4,7 @@ from importlib.metadata import version as _version
 
 from labkit import data, doctor, errors, integration, monitoring, trust, widgets
 from labkit.clock import SimulatedClock
+from labkit.course.checkpoint import checkpoint
 from labkit.deployment import Deployment, ModelClient, deploy
 from labkit.errors import LabkitError
 from labkit.integration import score_file
@@ -24,6 +25,7 @@ __all__ = [
     "Registry",
     "Schema",
     "SimulatedClock",
+    "checkpoint",
     "data",
     "deploy",
     "doctor",

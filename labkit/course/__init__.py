@@ -1,0 +1,15 @@
+"""Run the course for a class: checkpoints, student versions, batch runs, a gradebook and a report."""
+
+from labkit.course.checkpoint import checkpoint
+from labkit.course.grid import expand, read_grid
+from labkit.course.marks import clear_solutions, declared_checkpoints, is_checkpoint_cell, mark_checkpoint
+
+__all__ = [
+    "checkpoint",
+    "clear_solutions",
+    "declared_checkpoints",
+    "expand",
+    "is_checkpoint_cell",
+    "mark_checkpoint",
+    "read_grid",
+]
