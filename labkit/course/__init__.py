@@ -3,6 +3,8 @@
 from labkit.course.checkpoint import checkpoint
 from labkit.course.grid import expand, read_grid
 from labkit.course.marks import clear_solutions, declared_checkpoints, is_checkpoint_cell, mark_checkpoint
+from labkit.course.release import release, student_version
+from labkit.course.restore import restore_checkpoints
 
 __all__ = [
     "checkpoint",
@@ -12,4 +14,7 @@ __all__ = [
     "is_checkpoint_cell",
     "mark_checkpoint",
     "read_grid",
+    "release",
+    "restore_checkpoints",
+    "student_version",
 ]
