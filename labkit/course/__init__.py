@@ -1,15 +1,22 @@
 """Run the course for a class: checkpoints, student versions, batch runs, a gradebook and a report."""
 
 from labkit.course.checkpoint import checkpoint
+from labkit.course.engine import Execution, Limits, execute
+from labkit.course.gradebook import Gradebook, Row
 from labkit.course.grid import expand, read_grid
 from labkit.course.marks import clear_solutions, declared_checkpoints, is_checkpoint_cell, mark_checkpoint
 from labkit.course.release import release, student_version
 from labkit.course.restore import restore_checkpoints
 
 __all__ = [
+    "Execution",
+    "Gradebook",
+    "Limits",
+    "Row",
     "checkpoint",
     "clear_solutions",
     "declared_checkpoints",
+    "execute",
     "expand",
     "is_checkpoint_cell",
     "mark_checkpoint",
