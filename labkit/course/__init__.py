@@ -1,5 +1,6 @@
 """Run the course for a class: checkpoints, student versions, batch runs, a gradebook and a report."""
 
+from labkit.course.batch import RunResult, RunSpec, batch, run_one
 from labkit.course.checkpoint import checkpoint
 from labkit.course.engine import Execution, Limits, execute
 from labkit.course.gradebook import Gradebook, Row
@@ -13,6 +14,9 @@ __all__ = [
     "Gradebook",
     "Limits",
     "Row",
+    "RunResult",
+    "RunSpec",
+    "batch",
     "checkpoint",
     "clear_solutions",
     "declared_checkpoints",
@@ -23,5 +27,6 @@ __all__ = [
     "read_grid",
     "release",
     "restore_checkpoints",
+    "run_one",
     "student_version",
 ]

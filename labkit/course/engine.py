@@ -99,6 +99,7 @@ class _Watch:
     output_bytes: int = 0
     timed_out: bool = False
     output_cut: bool = False
+    cut_cell: int | None = None  # where the runner stopped the run, once it has
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def kill(self) -> None:
@@ -163,7 +164,9 @@ def _client_class():
             watch.output_bytes += len(json.dumps(msg.get("content", {}), default=str))
             if watch.output_bytes > watch.limits.max_output_mb * 1024 * 1024:
                 watch.output_cut = True
-                watch.cell = cell_index  # the flood may still be arriving after its cell's reply
+                # The reply may have come before the flood was read, so the next cell
+                # may start before the kill is noticed: remember which cell it was.
+                watch.cut_cell = cell_index
                 watch.kill()
                 outs.append(new_output(
                     "stream", name="stderr",
@@ -258,6 +261,7 @@ def execute(
         while not done.wait(0.2):
             if watch.started is not None and time.monotonic() - watch.started > limits.timeout_s:
                 watch.timed_out = True
+                watch.cut_cell = watch.cell
                 watch.kill()
                 return
 
@@ -280,7 +284,8 @@ def execute(
             pass
         shutil.rmtree(workdir, ignore_errors=True)
     executed = nb_man.nb
-    cell = watch.cell if failure is not None or watch.timed_out or watch.output_cut else None
+    stopped = watch.output_cut or watch.timed_out
+    cell = watch.cut_cell if stopped else watch.cell if failure is not None else None
     where = f" in cell {cell + 1}" if cell is not None else ""
     if watch.timed_out:
         return Execution("timeout", executed, f"timed out after {limits.timeout_s:g} s{where}", cell, runtime)
