@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,7 @@ from pathlib import Path
 import nbformat
 
 from labkit._files import write_atomic
-from labkit.course.engine import Limits
+from labkit.course.engine import Limits, kill_marked
 from labkit.course.gradebook import Gradebook, Row, collect, declared_in, first_error
 from labkit.course.restore import require_cell_ids, restore_checkpoints
 from labkit.errors import CourseError
@@ -52,6 +53,8 @@ class RunSpec:
     submission: str | None
     problem: str
     limits: Limits
+    # Every process of the run carries it, so the batch can kill them if its worker dies.
+    marker: str = field(default_factory=lambda: secrets.token_hex(16), compare=False)
 
     @property
     def params_text(self) -> str:
@@ -105,7 +108,9 @@ def run_one(spec: RunSpec) -> RunResult:
         row = Row(spec.student, spec.notebook, spec.params_text, "error", 0, max_score, 0.0, problem, zero)
         return RunResult(row, None, spec.fingerprint)
 
-    execution = execute(restore_checkpoints(source, submitted), parameters=spec.params, limits=spec.limits)
+    execution = execute(
+        restore_checkpoints(source, submitted), parameters=spec.params, limits=spec.limits, marker=spec.marker
+    )
     executed = execution.notebook
     results = collect(executed, declared)
     earned = {name: points[name] if results[name] else 0 for name in names}
@@ -330,13 +335,17 @@ def _in_processes(specs: list[RunSpec], workers: int) -> Iterable[RunResult]:
                     yield future.result()
                 except BrokenProcessPool:
                     broken.append(futures[future])
-    # A worker that died takes every run in its pool with it. Rerun those one by one,
-    # each in a pool of its own, so only the run that kills its worker is marked.
+    # A worker that died takes every run in its pool with it. Kill what those runs left
+    # running, then rerun them one by one, each in a pool of its own, so only the run
+    # that kills its worker is marked.
+    for spec in broken:
+        kill_marked(spec.marker)
     for spec in broken:
         try:
             with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
                 yield pool.submit(run_one, spec).result()
         except BrokenProcessPool:
+            kill_marked(spec.marker)
             yield _worker_died(spec)
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["Limits", "Execution", "execute"]
+__all__ = ["Limits", "Execution", "execute", "kill_marked"]
 
 _log = logging.getLogger(__name__)
 
@@ -112,10 +112,10 @@ class _Watch:
                     process.kill()
                 except OSError:
                     pass
-        _kill_marked(self.marker)
+        kill_marked(self.marker)
 
 
-def _kill_marked(marker: str) -> None:
+def kill_marked(marker: str) -> None:
     """Kill every process of this user whose environment carries the run's marker."""
     import psutil
 
@@ -215,7 +215,11 @@ def _prepared(notebook: nbformat.NotebookNode, parameters: dict | None) -> nbfor
 
 
 def execute(
-    notebook: nbformat.NotebookNode, *, parameters: dict | None = None, limits: Limits = Limits()
+    notebook: nbformat.NotebookNode,
+    *,
+    parameters: dict | None = None,
+    limits: Limits = Limits(),
+    marker: str | None = None,
 ) -> Execution:
     """Run a notebook in a sandboxed kernel, within limits; never raise because of what it does.
 
@@ -227,6 +231,9 @@ def execute(
         Values for papermill to inject after the cell tagged ``parameters``.
     limits
         Time, memory and output the run may use.
+    marker
+        The ``LABKIT_RUN`` value every process of the run carries (default: a random
+        one), so that a caller can still kill them if the process calling this dies.
 
     Returns
     -------
@@ -239,7 +246,7 @@ def execute(
     manager_class, client_class = _client_class()
     nb = _prepared(notebook, parameters)
     workdir = Path(tempfile.mkdtemp(prefix="labkit-run-"))
-    watch = _Watch(limits=limits, marker=secrets.token_hex(16))
+    watch = _Watch(limits=limits, marker=marker or secrets.token_hex(16))
     manager = manager_class(
         kernel_name="python3",
         memory_mb=limits.memory_mb,

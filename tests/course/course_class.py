@@ -94,6 +94,9 @@ display({"text/plain": "\\u2714 checkpoint 'double' passed"}, raw=True,
                        ex2=SOLUTION_SQUARES),
         "nora": None,
         "omar": "this is not a notebook {",
+        # Not in the class by default: kills the worker process its kernel was started from.
+        "pia": _answer(released, ex1=SOLUTION_DOUBLE + "\nimport os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+                       ex2=SOLUTION_SQUARES),
     }
     # leo edits the first checkpoint cell into a pass, deletes the second and writes his own.
     leo = _answer(released, ex1="def double(x):\n    return x", ex2="squares = []")
@@ -127,14 +130,17 @@ EXPECTED = {
 
 
 def make_class(root: Path, students: list[str] | None = None) -> tuple[Path, Path, Path]:
-    """Write the instructor's notebook and the class under ``root``; return (notebook, submissions, out)."""
+    """Write the instructor's notebook and the class under ``root``; return (notebook, submissions, out).
+
+    ``students`` picks some of them (default: everyone in ``EXPECTED``).
+    """
     root.mkdir(parents=True, exist_ok=True)
     source = root / "lab.ipynb"
     notebook = instructor_notebook()
     nbformat.write(notebook, source)
     released = student_version(notebook)
     for name, submission in _students(released, root).items():
-        if students is not None and name not in students:
+        if name not in (students if students is not None else EXPECTED):
             continue
         folder = root / "submissions" / name
         folder.mkdir(parents=True)

@@ -152,6 +152,28 @@ def test_retry_failed_reruns_only_the_runs_that_did_not_finish(one_at_a_time, ca
     assert "2 of 5 runs passed" in capsys.readouterr().out
 
 
+def test_a_run_that_kills_its_worker_costs_only_its_own_row(tmp_path):
+    import psutil
+
+    source, submissions, out = make_class(tmp_path, students=["ana", "pia"])
+
+    book = batch([source], out=out, submissions=submissions, workers=2, limits=Limits(**LIMITS), progress=False)
+
+    rows = {row.student: row for row in book.rows}
+    assert (rows["ana"].status, rows["ana"].score) == ("passed", 3)
+    assert (rows["pia"].status, rows["pia"].score, rows["pia"].error) == (
+        "killed", 0, "the worker process running this notebook died"
+    )
+    left = []
+    for process in psutil.process_iter():
+        try:
+            if "LABKIT_RUN" in process.environ():
+                left.append(process.pid)
+        except psutil.Error:
+            continue
+    assert left == [], "a run's processes outlived the batch"
+
+
 def test_each_parameter_set_is_a_run(tmp_path):
     parameters = new_code_cell("scale: int = 1  # how much", id="params")
     parameters.metadata["tags"] = ["parameters"]
