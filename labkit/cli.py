@@ -129,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", required=True, metavar="DIR", help="the output folder")
     batch.add_argument("--submissions", metavar="DIR", help="one subfolder per student, holding their notebooks")
     batch.add_argument("--params", metavar="FILE", help="a YAML or JSON parameter grid; each notebook runs per set")
-    batch.add_argument("--workers", type=_positive, default=None, help="runs at a time (default: the number of cores)")
+    batch.add_argument("--workers", type=_positive, default=None, metavar="N", help="runs at a time (default: the number of cores)")
     batch.add_argument("--timeout", type=_positive, default=600, metavar="S", help="seconds per notebook (default: 600)")
     batch.add_argument("--memory", type=_positive, default=4096, metavar="MB", help="memory per kernel (default: 4096)")
     batch.add_argument("--max-output", type=_positive, default=10, metavar="MB", help="output per notebook (default: 10)")

@@ -372,11 +372,9 @@ def _on_dask(specs: list[RunSpec], scheduler: str) -> Iterable[RunResult]:
 
 
 def _worker_died(spec: RunSpec) -> RunResult:
-    max_score = sum(item.points for items in declared_in(nbformat.reads(spec.source, as_version=4)).values()
-                    for item in items)
-    names = [item.name for items in declared_in(nbformat.reads(spec.source, as_version=4)).values() for item in items]
-    row = Row(spec.student, spec.notebook, spec.params_text, "killed", 0, max_score, 0.0,
-              "the worker process running this notebook died", {name: 0 for name in names})
+    declared = [item for items in declared_in(nbformat.reads(spec.source, as_version=4)).values() for item in items]
+    row = Row(spec.student, spec.notebook, spec.params_text, "killed", 0, sum(item.points for item in declared), 0.0,
+              "the worker process running this notebook died", {item.name: 0 for item in declared})
     return RunResult(row, None, spec.fingerprint)
 
 

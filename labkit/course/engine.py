@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -100,14 +100,15 @@ class _Watch:
     timed_out: bool = False
     output_cut: bool = False
     cut_cell: int | None = None  # where the runner stopped the run, once it has
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def kill(self) -> None:
         process = self.process
-        if process is not None:
+        # Only while the kernel lives: once it is reaped its pid may belong to another
+        # process; whatever it left behind carries the marker.
+        if process is not None and process.poll() is None:
             try:
                 os.killpg(process.pid, signal.SIGKILL)
-            except (OSError, AttributeError):
+            except (OSError, AttributeError):  # no process groups (Windows), or already gone
                 try:
                     process.kill()
                 except OSError:
