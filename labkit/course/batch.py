@@ -390,6 +390,14 @@ def _write(out: Path, book: Gradebook, results: list[RunResult]) -> None:
     from labkit.course.report import render
 
     out.mkdir(parents=True, exist_ok=True)
+    if os.path.realpath(out) != str(out):
+        # A run can replace the folder with a link to somewhere else, so that the files
+        # below, and the removal of the old notebooks, would land there.
+        raise CourseError(
+            f"expected the output folder {str(out)!r} to be the folder it was when the batch started; got a link to "
+            f"{os.path.realpath(out)!r}, which a run may have made; fix: remove the link and run the batch again",
+            path=str(out),
+        )
     notebooks = out / "notebooks"
     if notebooks.is_symlink() or notebooks.is_file():
         notebooks.unlink()

@@ -246,6 +246,19 @@ def test_mistakes_are_refused_before_anything_runs(tmp_path, arrange, message):
     assert not (tmp_path / "out" / "gradebook.csv").exists()
 
 
+def test_an_output_folder_swapped_for_a_link_is_not_written(tmp_path):
+    from labkit.course.batch import _write
+
+    victim, out = tmp_path / "victim", tmp_path / "out"
+    (victim / "notebooks").mkdir(parents=True)
+    (victim / "notebooks" / "keep.txt").write_text("precious")
+    out.symlink_to(victim)  # what a run could do while the batch runs
+
+    with pytest.raises(CourseError, match=r"expected the output folder '.*out' to be the folder it was"):
+        _write(out, Gradebook(rows=[], checkpoints=[]), [])
+    assert sorted(p.name for p in victim.rglob("*")) == ["keep.txt", "notebooks"]
+
+
 def test_a_notebook_without_cell_ids_is_refused_on_the_command_line(tmp_path, capsys):
     old = instructor_notebook()
     old.nbformat_minor = 4
