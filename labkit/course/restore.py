@@ -1,7 +1,7 @@
 """Put the instructor's checkpoint cells back into a submission before it is graded.
 
 A student can edit a checkpoint cell into ``lk.checkpoint("x", True)``, delete it, or
-write a cell of their own that claims to be one. None of that counts: the notebook
+write a cell of their own that claims to be one (or tag their own cell ``parameters``). None of that counts: the notebook
 that is graded is the submission's own cells with every checkpoint cell replaced by
 the instructor's, matched by cell id (nbformat 4.5), and put back after the cell that
 comes before it in the instructor's notebook when the student deleted it.
@@ -33,6 +33,14 @@ def require_cell_ids(notebook: nbformat.NotebookNode, *, path: str) -> None:
         )
 
 
+_PAPERMILL_TAGS = ("parameters", "injected-parameters")
+
+
+def _restored(cell) -> bool:
+    """Cells that are the instructor's in every graded run: checkpoints and the parameters cell."""
+    return is_checkpoint_cell(cell) or "parameters" in cell.get("metadata", {}).get("tags", [])
+
+
 def restore_checkpoints(source: nbformat.NotebookNode, submission: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The notebook to grade: the submission's cells with the instructor's checkpoint cells restored.
 
@@ -48,7 +56,9 @@ def restore_checkpoints(source: nbformat.NotebookNode, submission: nbformat.Note
     nbformat.NotebookNode
         A new notebook with the instructor's notebook metadata (so a submission cannot
         choose its kernel), every output cleared, and each of the instructor's checkpoint
-        cells exactly once, under its own id.
+        cells exactly once, under its own id. The instructor's ``parameters`` cell is
+        restored the same way, and the tag is taken off any other cell, so that papermill
+        injects a run's parameters where the instructor put them.
 
     Examples
     --------
@@ -61,15 +71,18 @@ def restore_checkpoints(source: nbformat.NotebookNode, submission: nbformat.Note
     >>> [cell.source for cell in restore_checkpoints(source, cheat).cells]
     ['x = 2', "lk.checkpoint('x', x == 1)"]
     """
-    checkpoint_ids = {cell.id for cell in source.cells if is_checkpoint_cell(cell)}
+    checkpoint_ids = {cell.id for cell in source.cells if _restored(cell)}
     cells, seen = [], set()
     for cell in submission.get("cells", []):
         if cell.get("id") in checkpoint_ids:
             continue
         cell = copy.deepcopy(cell)
-        marks = cell.get("metadata", {}).get(METADATA_KEY)
+        metadata = cell.setdefault("metadata", {})
+        marks = metadata.get(METADATA_KEY)
         if isinstance(marks, dict):
             marks.pop("checkpoint", None)  # a claim the instructor did not make
+        if isinstance(metadata.get("tags"), list):  # papermill injects after the instructor's cell only
+            metadata["tags"] = [tag for tag in metadata["tags"] if tag not in _PAPERMILL_TAGS]
         if not cell.get("id") or cell.id in seen:
             cell["id"] = uuid.uuid4().hex[:12]
         seen.add(cell.id)

@@ -91,3 +91,20 @@ def test_an_instructors_notebook_needs_cell_ids():
     with pytest.raises(CourseError, match=r"expected every cell of lab.ipynb to have an id \(nbformat 4.5\); got nbformat 4.4"):
         require_cell_ids(old, path="lab.ipynb")
     require_cell_ids(_source(), path="lab.ipynb")
+
+
+def test_the_parameters_cell_is_the_instructors_and_only_it_is_tagged():
+    source = _source()
+    parameters = new_code_cell("n_days: int = 30", id="params")
+    parameters.metadata["tags"] = ["parameters"]
+    source.cells.insert(1, parameters)
+    submission = _source()
+    mine = new_code_cell("n_days = 5", id="mine")
+    mine.metadata["tags"] = ["parameters", "keep-me"]
+    submission.cells.insert(1, mine)
+
+    restored = restore_checkpoints(source, submission)
+
+    assert [(cell.id, cell.metadata.get("tags")) for cell in restored.cells[:3]] == [
+        ("intro", None), ("params", ["parameters"]), ("mine", ["keep-me"]),
+    ]
