@@ -290,9 +290,16 @@ def _previous(out: Path, specs: list[RunSpec]) -> dict[tuple, RunResult]:
             path=str(path),
         )
     previous = {}
-    for record in json.loads(path.read_text(encoding="utf-8"))["runs"]:
-        row = Row(**record["row"])
-        previous[row.key] = (row, record)
+    try:
+        for record in json.loads(path.read_text(encoding="utf-8"))["runs"]:
+            row = Row(**record["row"])
+            previous[row.key] = (row, record)
+    except (ValueError, KeyError, TypeError) as error:
+        raise CourseError(
+            f"expected {str(path)!r} as labkit batch writes it; got a file it cannot read ({error!r}); "
+            "fix: run the batch again without --retry-failed",
+            path=str(path),
+        ) from None
     kept = {}
     for spec in specs:
         found = previous.get(spec.key)

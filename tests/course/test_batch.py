@@ -227,6 +227,12 @@ def _nothing_to_retry(tmp_path):
     return [_course(tmp_path)], {"retry_failed": True}
 
 
+def _unreadable_results(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "results.json").write_text('{"runs": [{"row": {"student": "x"}}]}')
+    return [_course(tmp_path)], {"retry_failed": True}
+
+
 @pytest.mark.parametrize(
     ("arrange", "message"),
     [
@@ -237,6 +243,7 @@ def _nothing_to_retry(tmp_path):
         (_no_students, r"expected one subfolder per student in '.*submissions'; got none"),
         (_no_notebook, r"expected an existing .ipynb file; got '.*missing.ipynb'"),
         (_nothing_to_retry, r"expected the results of a previous batch in '.*out' to retry; got no results.json"),
+        (_unreadable_results, r"expected '.*results.json' as labkit batch writes it; got a file it cannot read"),
     ],
 )
 def test_mistakes_are_refused_before_anything_runs(tmp_path, arrange, message):
