@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 
 from labkit._files import write_atomic
-from labkit.course.engine import Limits, kill_marked
+from labkit.course.engine import Limits, clean_up_after
 from labkit.course.gradebook import Gradebook, Row, collect, declared_in, first_error
 from labkit.course.restore import require_cell_ids, restore_checkpoints
 from labkit.errors import CourseError
@@ -343,16 +343,16 @@ def _in_processes(specs: list[RunSpec], workers: int) -> Iterable[RunResult]:
                 except BrokenProcessPool:
                     broken.append(futures[future])
     # A worker that died takes every run in its pool with it. Kill what those runs left
-    # running, then rerun them one by one, each in a pool of its own, so only the run
+    # running and remove their folders, then rerun them one by one, each in a pool of its own, so only the run
     # that kills its worker is marked.
     for spec in broken:
-        kill_marked(spec.marker)
+        clean_up_after(spec.marker)
     for spec in broken:
         try:
             with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
                 yield pool.submit(run_one, spec).result()
         except BrokenProcessPool:
-            kill_marked(spec.marker)
+            clean_up_after(spec.marker)
             yield _worker_died(spec)
 
 

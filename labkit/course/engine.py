@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["Limits", "Execution", "execute", "kill_marked"]
+__all__ = ["Limits", "Execution", "execute", "kill_marked", "clean_up_after"]
 
 _log = logging.getLogger(__name__)
 
@@ -114,6 +114,18 @@ class _Watch:
                 except OSError:
                     pass
         kill_marked(self.marker)
+
+
+def clean_up_after(marker: str) -> None:
+    """Kill the processes and remove the folder of a run whose runner died before it could.
+
+    Examples
+    --------
+    >>> clean_up_after("no-such-run")
+    """
+    kill_marked(marker)
+    for folder in Path(tempfile.gettempdir()).glob(f"labkit-run-{marker}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def kill_marked(marker: str) -> None:
@@ -246,8 +258,8 @@ def execute(
 
     manager_class, client_class = _client_class()
     nb = _prepared(notebook, parameters)
-    workdir = Path(tempfile.mkdtemp(prefix="labkit-run-"))
     watch = _Watch(limits=limits, marker=marker or secrets.token_hex(16))
+    workdir = Path(tempfile.mkdtemp(prefix=f"labkit-run-{watch.marker}-"))
     manager = manager_class(
         kernel_name="python3",
         memory_mb=limits.memory_mb,

@@ -153,9 +153,12 @@ def test_retry_failed_reruns_only_the_runs_that_did_not_finish(one_at_a_time, ca
 
 
 def test_a_run_that_kills_its_worker_costs_only_its_own_row(tmp_path):
+    import tempfile
+
     import psutil
 
     source, submissions, out = make_class(tmp_path, students=["ana", "pia"])
+    folders = set(Path(tempfile.gettempdir()).glob("labkit-run-*"))
 
     book = batch([source], out=out, submissions=submissions, workers=2, limits=Limits(**LIMITS), progress=False)
 
@@ -172,6 +175,7 @@ def test_a_run_that_kills_its_worker_costs_only_its_own_row(tmp_path):
         except psutil.Error:
             continue
     assert left == [], "a run's processes outlived the batch"
+    assert set(Path(tempfile.gettempdir()).glob("labkit-run-*")) == folders, "a run's folder outlived the batch"
 
 
 def test_each_parameter_set_is_a_run(tmp_path):
