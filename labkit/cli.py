@@ -2,8 +2,9 @@
 
 ``labkit serve`` runs a model service in the foreground, ``labkit score`` scores a CSV
 file (through a service or in process, resumable), ``labkit app`` serves a prediction form
-to end users, ``labkit lab`` opens JupyterLab on the course notebooks, and ``labkit doctor``
-checks the installed stack.
+to end users, ``labkit lab`` opens JupyterLab on the course notebooks, ``labkit doctor``
+checks the installed stack, ``labkit release`` writes student versions of the notebooks and
+``labkit batch`` runs and grades them for a whole class.
 """
 
 from __future__ import annotations
@@ -109,6 +110,37 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="check the installed versions of labkit's stack")
     doctor.set_defaults(run=_doctor)
+
+    release = commands.add_parser(
+        "release", help="write student versions of the course's notebooks (solutions out, checkpoints locked)",
+        description="Write the student version of every notebook under SRC_DIR into OUT_DIR: code between "
+        "### BEGIN SOLUTION and ### END SOLUTION becomes '# YOUR CODE HERE' and 'raise NotImplementedError()', "
+        "outputs are cleared, checkpoint cells are kept and locked.",
+    )
+    release.add_argument("source", metavar="SRC_DIR", help="the instructor's notebooks (never changed)")
+    release.add_argument("out", metavar="OUT_DIR", help="where the student versions go (outside SRC_DIR)")
+    release.add_argument("--force", action="store_true", help="replace student versions already in OUT_DIR")
+    release.set_defaults(run=_release)
+
+    batch = commands.add_parser(
+        "batch", help="run notebooks, or every student's submission, headless and in parallel; grade them",
+        description="Run each NOTEBOOK (for each parameter set of --params), or with --submissions each student's "
+        "copy of it, every run in its own folder and kernel with time, memory and output limits. Writes "
+        "OUT/gradebook.csv, OUT/report.html, OUT/results.json and the executed notebooks under OUT/notebooks/. "
+        "Exit status: 0 every run passed, 1 some did not, 2 usage error.",
+    )
+    batch.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="the instructor's notebooks")
+    batch.add_argument("--out", required=True, metavar="DIR", help="the output folder")
+    batch.add_argument("--submissions", metavar="DIR", help="one subfolder per student, holding their notebooks")
+    batch.add_argument("--params", metavar="FILE", help="a YAML or JSON parameter grid; each notebook runs per set")
+    batch.add_argument("--workers", type=_positive, default=None, metavar="N", help="runs at a time (default: the number of cores)")
+    batch.add_argument("--timeout", type=_positive, default=600, metavar="S", help="seconds per notebook (default: 600)")
+    batch.add_argument("--memory", type=_positive, default=4096, metavar="MB", help="memory per kernel (default: 4096)")
+    batch.add_argument("--max-output", type=_positive, default=10, metavar="MB", help="output per notebook (default: 10)")
+    batch.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://host:8786)")
+    batch.add_argument("--retry-failed", action="store_true", help="rerun only the runs in OUT that did not finish")
+    batch.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    batch.set_defaults(run=_batch)
     return parser
 
 
@@ -254,6 +286,45 @@ def _lab(arguments: argparse.Namespace) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     return subprocess.call(command)
+
+
+def _release(arguments: argparse.Namespace) -> int:
+    from labkit.course.release import release
+    from labkit.errors import LabkitError
+
+    try:
+        written = release(arguments.source, arguments.out, overwrite=arguments.force)
+    except LabkitError as error:
+        return _usage("release", str(error))
+    for path in written:
+        print(path)
+    return 0
+
+
+def _batch(arguments: argparse.Namespace) -> int:
+    from labkit.course.batch import batch
+    from labkit.course.engine import Limits
+    from labkit.course.grid import read_grid
+    from labkit.errors import LabkitError
+
+    try:
+        book = batch(
+            arguments.notebooks,
+            out=arguments.out,
+            submissions=arguments.submissions,
+            params=read_grid(arguments.params) if arguments.params else None,
+            workers=arguments.workers,
+            limits=Limits(timeout_s=arguments.timeout, memory_mb=arguments.memory, max_output_mb=arguments.max_output),
+            scheduler=arguments.scheduler,
+            retry_failed=arguments.retry_failed,
+            progress=not arguments.no_progress,
+        )
+    except LabkitError as error:
+        return _usage("batch", str(error))
+    passed = sum(row.status == "passed" for row in book.rows)
+    print(f"{passed} of {len(book.rows)} runs passed; gradebook: {Path(arguments.out) / 'gradebook.csv'}, "
+          f"report: {Path(arguments.out) / 'report.html'}")
+    return 0 if passed == len(book.rows) else 1
 
 
 def _doctor(arguments: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ __all__ = [
     "ServiceUnavailableError",
     "LabelError",
     "ScoringJobError",
+    "CourseError",
 ]
 
 
@@ -170,3 +171,22 @@ class LabelError(LabkitError, ValueError):
     def __init__(self, message: str, *, request_ids: list[str]) -> None:
         super().__init__(message)
         self.request_ids = list(request_ids)
+
+
+class CourseError(LabkitError, ValueError):
+    """A course notebook, a submissions folder or a parameter grid is not what the course tools expect.
+
+    Raised by ``labkit release`` and ``labkit batch`` before anything runs, so a mistake
+    in the instructor's material never costs a student a grade.
+
+    Parameters
+    ----------
+    message
+        The full explanation: what was expected, what was found, and how to fix it.
+    path
+        The file or folder at fault, when there is one.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

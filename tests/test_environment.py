@@ -26,8 +26,8 @@ CONDA_NAMES = {
 def read_environment(text: str) -> dict[str, str | list[str]]:
     """Read the small YAML subset environment.yml is written in.
 
-    PyPI's PyYAML is not one of labkit's dependencies (it is only pulled in by others),
-    so this test reads the file itself. The subset is what a conda environment file
+    The test reads the file itself, not with PyYAML, so the file cannot drift into YAML
+    that conda and PyYAML read differently. The subset is what a conda environment file
     needs: ``key: value`` and ``key:`` lines at the left margin, ``- item`` lines under
     a ``key:``, and one nested list under a ``- pip:`` item. Comments and blank lines
     are skipped. Anything else is an error, so the file cannot drift into YAML that
