@@ -67,7 +67,10 @@ def test_data_loads_from_another_folder(installed, tmp_path):
     assert int(rows) == 1461
 
 
-@pytest.mark.parametrize("notebook", sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")))
+# The first notebook (set-up and data) and the capstone (every pillar, the synthetic ward):
+# together they import what the wheel must carry. Every notebook also runs under nbval from
+# the source tree, so running all six again from the wheel would add minutes and no coverage.
+@pytest.mark.parametrize("notebook", ["00_welcome.ipynb", "05_capstone.ipynb"])
 def test_notebooks_run_from_another_folder(installed, tmp_path, notebook):
     executed = tmp_path / notebook
     result = subprocess.run(

@@ -19,7 +19,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from labkit.course.marks import mark_checkpoint
 from labkit.course.release import student_version
 
-TIMEOUT_S = 60  # import labkit alone can take 15 s on a loaded machine
+TIMEOUT_S = 25  # a kernel starts in seconds and import labkit is lazy; the hanging student waits this long
 LIMITS = {"timeout_s": TIMEOUT_S, "memory_mb": 2048, "max_output_mb": 1}
 
 SOLUTION_DOUBLE = "def double(x):\n    return 2 * x"
