@@ -85,7 +85,8 @@ CREATE TABLE IF NOT EXISTS request_ids (
 ) WITHOUT ROWID;
 -- A request named by prefix p is refused if a listed id p-i numbers one of its records
 -- (i written as a prefix writes it, below the record count): the same id named twice.
--- In SQL, so a commit of requests named by prefixes is one statement, checks and all.
+-- The ids that begin with "p-" sort between "p-" and "p." ("." follows "-"). In SQL, so
+-- a commit of requests named by prefixes is one statement, checks and all.
 CREATE TRIGGER IF NOT EXISTS prefix_not_listed BEFORE INSERT ON batches WHEN NEW.request_prefix IS NOT NULL
 BEGIN
     SELECT RAISE(ABORT, 'a request id is named both by a prefix and by a list')
@@ -137,7 +138,7 @@ _INSERT_BATCHES = (
     "INSERT INTO batches (first_event, last_event, event_times, arrival_time, model_name, model_version, records, "
     "request_prefix, request_ids, inputs, predictions, classes, probabilities, latency_ms) VALUES "
 )
-_ONE_ROW = f"({', '.join('?' * 14)})"
+_ONE_ROW = f"({', '.join('?' * 14)})"  # one placeholder per column above
 # Rows of ``batches`` per INSERT: SQLite allows 32,766 parameters in one statement.
 _ROWS_PER_INSERT = 1000
 _ALERT_COLUMNS = ["time", "rule", "measure", "value", "threshold", "message"]
@@ -343,7 +344,8 @@ class PredictionStore:
                 # Requests named by prefixes (all of a service's) go in one statement per run
                 # of them: each SQLite call lets go of the GIL, and getting it back from a busy
                 # event loop can take up to 5 ms, so fewer calls mean shorter waits.
-                for by_prefix, run in itertools.groupby(zip(batches, rows), key=lambda pair: pair[0].request_ids is None):
+                in_order = zip(batches, rows)
+                for by_prefix, run in itertools.groupby(in_order, key=lambda pair: pair[0].request_ids is None):
                     if by_prefix:
                         named = [row for _, row in run]
                         for start in range(0, len(named), _ROWS_PER_INSERT):
