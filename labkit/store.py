@@ -41,6 +41,7 @@ LabelReport(matched=1, unknown=['r-9'])
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sqlite3
@@ -82,6 +83,18 @@ CREATE TABLE IF NOT EXISTS request_ids (
     request_id TEXT PRIMARY KEY,
     batch      INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- A request named by prefix p is refused if a listed id p-i numbers one of its records
+-- (i written as a prefix writes it, below the record count): the same id named twice.
+-- The ids that begin with "p-" sort between "p-" and "p." ("." follows "-"). In SQL, so
+-- a commit of requests named by prefixes is one statement, checks and all.
+CREATE TRIGGER IF NOT EXISTS prefix_not_listed BEFORE INSERT ON batches WHEN NEW.request_prefix IS NOT NULL
+BEGIN
+    SELECT RAISE(ABORT, 'a request id is named both by a prefix and by a list')
+    FROM (SELECT substr(request_id, length(NEW.request_prefix) + 2) AS number FROM request_ids
+          WHERE request_id > NEW.request_prefix || '-' AND request_id < NEW.request_prefix || '.')
+    WHERE number <> '' AND number NOT GLOB '*[^0-9]*' AND (number = '0' OR number NOT GLOB '0*')
+      AND CAST(number AS INTEGER) < NEW.records;
+END;
 CREATE TABLE IF NOT EXISTS labels (
     request_id TEXT PRIMARY KEY,
     label      TEXT NOT NULL,
@@ -121,6 +134,13 @@ CREATE TABLE IF NOT EXISTS shadow (
 CREATE INDEX IF NOT EXISTS shadow_by_time ON shadow (first_event);
 """
 
+_INSERT_BATCHES = (
+    "INSERT INTO batches (first_event, last_event, event_times, arrival_time, model_name, model_version, records, "
+    "request_prefix, request_ids, inputs, predictions, classes, probabilities, latency_ms) VALUES "
+)
+_ONE_ROW = f"({', '.join('?' * 14)})"  # one placeholder per column above
+# Rows of ``batches`` per INSERT: SQLite allows 32,766 parameters in one statement.
+_ROWS_PER_INSERT = 1000
 _ALERT_COLUMNS = ["time", "rule", "measure", "value", "threshold", "message"]
 _LEAP_SECOND = re.compile(r"(\d\d:\d\d):60(?![\d])")
 # Seconds a writer waits for another process's commit before it gives up.
@@ -321,21 +341,27 @@ class PredictionStore:
         rows = [_encoded(batch) for batch in batches]  # all checked before anything is written
         try:
             with self._lock, self._connect() as connection:
-                for batch, row in zip(batches, rows):
-                    cursor = connection.execute(
-                        "INSERT INTO batches (first_event, last_event, event_times, arrival_time, model_name, "
-                        "model_version, records, request_prefix, request_ids, inputs, predictions, classes, "
-                        "probabilities, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        row,
-                    )
-                    if batch.request_ids is not None:
+                # Requests named by prefixes (all of a service's) go in one statement per run
+                # of them: each SQLite call lets go of the GIL, and getting it back from a busy
+                # event loop can take up to 5 ms, so fewer calls mean shorter waits.
+                in_order = zip(batches, rows)
+                for by_prefix, run in itertools.groupby(in_order, key=lambda pair: pair[0].request_ids is None):
+                    if by_prefix:
+                        named = [row for _, row in run]
+                        for start in range(0, len(named), _ROWS_PER_INSERT):
+                            part = named[start : start + _ROWS_PER_INSERT]
+                            connection.execute(_INSERT_BATCHES + ", ".join([_ONE_ROW] * len(part)),
+                                               [value for row in part for value in row])
+                        continue
+                    for batch, row in run:
+                        cursor = connection.execute(_INSERT_BATCHES + _ONE_ROW, row)
                         connection.executemany(
                             "INSERT INTO request_ids (request_id, batch) VALUES (?, ?)",
-                            [(str(request_id), cursor.lastrowid) for request_id in batch.request_ids],
+                            [(str(request_id), cursor.lastrowid) for request_id in batch.request_ids or ()],
                         )
-                    taken = _named_twice(connection, batch)
-                    if taken is not None:
-                        raise sqlite3.IntegrityError(f"{taken!r} is named both by a prefix and by a list")
+                        taken = _listed_twice(connection, batch)
+                        if taken is not None:
+                            raise sqlite3.IntegrityError(f"{taken!r} is named both by a prefix and by a list")
         except sqlite3.IntegrityError as error:
             raise LabkitError(
                 f"expected new request ids; got one already in {self.path} ({error}); "
@@ -848,21 +874,14 @@ def _numbered(request_id: str) -> tuple[str, int] | None:
     return None
 
 
-def _named_twice(connection: sqlite3.Connection, batch: Batch) -> str | None:
-    """An id of ``batch`` that is also named the other way (by a prefix, or in a list); None if none is.
+def _listed_twice(connection: sqlite3.Connection, batch: Batch) -> str | None:
+    """A listed id of ``batch`` that also numbers a record of a request named by a prefix; None if none does.
 
     The unique indexes see two equal prefixes or two equal listed ids, but not a listed
-    ``p-3`` beside a request of prefix ``p``: that takes these lookups.
+    ``p-3`` beside a request of prefix ``p``. A request named by a prefix after the listed
+    id is refused by the trigger ``prefix_not_listed``; one named before, by this lookup.
     """
-    if batch.request_prefix is None:
-        ids = [str(i) for i in batch.request_ids or ()]
-    else:
-        # The listed ids that begin with "p-" sort between "p-" and "p." ("." follows "-");
-        # those that number a record of this batch (inserted just before) are named twice.
-        ids = [i for (i,) in connection.execute(
-            "SELECT request_id FROM request_ids WHERE request_id > ? AND request_id < ?",
-            (f"{batch.request_prefix}-", f"{batch.request_prefix}."),
-        )]
+    ids = [str(i) for i in batch.request_ids or ()]
     twice = _numbered_known(connection, ids)
     return next((i for i in ids if i in twice), None)
 
