@@ -31,6 +31,7 @@ handlers through the ``get_settings`` dependency, which tests may override.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import math
@@ -284,6 +285,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         registry = Registry(settings.registry)
         entry = registry.get(settings.name, alias=settings.alias, version=settings.version)
         app.state.served = load(entry)
+        # What is loaded now (libraries, the model) lives as long as the service: frozen, it is
+        # left out of every later garbage collection, which then walks only what requests made.
+        gc.freeze()
         # The recorder checkpoints in the background, so no request waits for it.
         store = PredictionStore(settings.store, autocheckpoint=False) if settings.store is not None else None
         app.state.recorder = Recorder(store) if store is not None else None
